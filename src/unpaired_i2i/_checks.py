@@ -1,0 +1,111 @@
+"""Input checks used at public entry points, and the :class:`ShapeError` they raise."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
+
+import torch
+
+__all__ = ["ShapeError", "check_choice", "check_image_batch"]
+
+_T = TypeVar("_T")
+
+
+class ShapeError(ValueError):
+    """A tensor does not have the shape a module expects.
+
+    Raised at the entry of every generator, discriminator and residual block ``forward`` with a
+    message that names the module, the expected and the received shape, and says in words what is
+    wrong ("4-D", "channels", "divisible", "too small").
+
+    Example:
+        >>> import torch
+        >>> from unpaired_i2i import ResidualBlock, ShapeError
+        >>> try:
+        ...     ResidualBlock(8)(torch.zeros(1, 3, 16, 16))
+        ... except ShapeError as err:
+        ...     print(err)
+        ResidualBlock expects input of shape (N, 8, H, W) with 8 channels; got 3 channels in ...
+    """
+
+
+def _fmt(shape: Sequence[int]) -> str:
+    return "(" + ", ".join(str(int(s)) for s in shape) + ")"
+
+
+def _tracing() -> bool:
+    # Shape checks are Python control flow: skip them while TorchScript traces or scripts a model
+    # (the export path checks eagerly first). torch.compile keeps them (they become guards).
+    return bool(torch.jit.is_tracing() or torch.jit.is_scripting())  # type: ignore[attr-defined,no-untyped-call]
+
+
+def check_image_batch(
+    x: torch.Tensor,
+    *,
+    module: str,
+    channels: int,
+    divisor: int = 1,
+    min_size: int = 1,
+    argument: str = "input",
+) -> None:
+    """Raise :class:`ShapeError` unless ``x`` is an ``(N, channels, H, W)`` batch.
+
+    Args:
+        x: The tensor to check.
+        module: Name of the module, used in the message.
+        channels: Required channel count ``C``.
+        divisor: ``H`` and ``W`` must be divisible by this (the network's downsampling factor).
+        min_size: ``H`` and ``W`` must be at least this.
+        argument: Name of the argument, used in the message when it is not ``input``.
+
+    Raises:
+        ShapeError: ``x`` is not 4-D, has the wrong channel count, or has ``H``/``W`` that are
+            not divisible by ``divisor`` or smaller than ``min_size``.
+    """
+    if _tracing():
+        return
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{module} expects {argument} to be a torch.Tensor; got {type(x).__name__}")
+    expected = f"(N, {channels}, H, W)"
+    shape = tuple(x.shape)
+    what = "input" if argument == "input" else f"{argument}"
+    if x.dim() != 4:
+        raise ShapeError(
+            f"{module} expects a 4-D {what} of shape {expected}; "
+            f"got a {x.dim()}-D tensor of shape {_fmt(shape)}"
+        )
+    if shape[1] != channels:
+        raise ShapeError(
+            f"{module} expects {what} of shape {expected} with {channels} channels; "
+            f"got {shape[1]} channels in {_fmt(shape)}"
+        )
+    h, w = shape[2], shape[3]
+    if h < min_size or w < min_size:
+        raise ShapeError(
+            f"{module} expects {what} of shape {expected} with H and W at least {min_size}; "
+            f"got {_fmt(shape)}, which is too small"
+        )
+    if divisor > 1 and (h % divisor or w % divisor):
+        raise ShapeError(
+            f"{module} expects {what} of shape {expected} with H and W divisible by {divisor}; "
+            f"got {_fmt(shape)}"
+        )
+
+
+def check_choice(name: str, value: _T, options: Iterable[_T]) -> _T:
+    """Return ``value`` if it is one of ``options``, else raise a ``ValueError`` listing them.
+
+    Args:
+        name: Name of the argument, used in the message.
+        value: The value received.
+        options: The valid values.
+
+    Raises:
+        ValueError: ``value`` is not among ``options``.
+    """
+    opts = list(options)
+    if value not in opts:
+        valid = ", ".join(repr(o) for o in opts)
+        raise ValueError(f"{name} must be one of {valid}; got {value!r}")
+    return value

@@ -1,0 +1,455 @@
+"""ResNet generators: the CycleGAN layout of Zhu et al. 2017 and the compact 128x128 layout."""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any, Literal, TypeAlias
+
+import torch
+from torch import nn
+
+from unpaired_i2i._checks import check_choice, check_image_batch
+from unpaired_i2i.models.blocks import (
+    PADDINGS,
+    ConvNormAct,
+    NormLayer,
+    PaddingName,
+    ResidualBlock,
+)
+from unpaired_i2i.models.init import InitScheme, init_weights
+
+__all__ = ["GENERATOR_PRESETS", "ResnetGenerator", "UpsamplingName"]
+
+UpsamplingName: TypeAlias = Literal["transpose", "resize_conv"]
+"""Decoder upsampling: transposed convolution, or nearest upsampling followed by a 3x3 conv."""
+
+GENERATOR_PRESETS: dict[str, dict[str, Any]] = {
+    # Zhu et al. 2017 / reference `resnet_9blocks` (use n_blocks=6 for `resnet_6blocks`).
+    "cyclegan": {},
+    "resnet_9blocks": {"n_blocks": 9},
+    "resnet_6blocks": {"n_blocks": 6},
+    # Compact 128x128 layout: 4x4 stride-2 convs down to 16x16, BatchNorm, 6 residual blocks.
+    "basic": {
+        "n_blocks": 6,
+        "n_downsampling": 3,
+        "norm": "batch",
+        "padding": "zero",
+        "stem_kernel_size": None,
+        "head_kernel_size": None,
+        "down_kernel_size": 4,
+        "up_kernel_size": 4,
+    },
+}
+
+_STALE_NORM_KEYS = ("running_mean", "running_var", "num_batches_tracked")
+
+
+class ResnetGenerator(nn.Module):
+    """ResNet image-to-image generator: encoder, residual blocks, decoder, tanh.
+
+    With the defaults this is the CycleGAN generator of Zhu et al. 2017 (reference
+    ``resnet_9blocks``): reflect-pad 3 + 7x7 conv to ``base_channels`` + norm + ReLU; two
+    stride-2 3x3 convs doubling the width; ``n_blocks`` :class:`ResidualBlock`; two
+    ``ConvTranspose2d(k3, s2, p1, output_padding=1)`` halving it; reflect-pad 3 + 7x7 conv to
+    ``out_channels`` + tanh. It has 11,378,179 parameters (7,837,699 with ``n_blocks=6``).
+
+    Without a stem (``stem_kernel_size=None``) the first downsampling conv reads the image;
+    without a head (``head_kernel_size=None``) the last upsampling layer writes ``out_channels``
+    directly (with bias, no norm) before the tanh. As in the reference, ``padding`` applies to
+    the residual blocks (and resize-convs); the 7x7 stem and head always use reflection padding
+    and strided convs zero-pad by 1.
+
+    Args:
+        in_channels: Channels of the input images.
+        out_channels: Channels of the output images.
+        base_channels: Width after the stem (or after the first downsampling without stem).
+        n_blocks: Number of residual blocks at the bottleneck.
+        n_downsampling: Number of stride-2 convolutions (and of upsampling layers).
+        norm: ``"instance"``, ``"batch"``, ``"none"`` or a factory ``channels -> nn.Module``.
+        padding: ``"reflect"``, ``"replicate"`` or ``"zero"`` padding of the residual blocks.
+        dropout: Dropout probability inside residual blocks.
+        upsampling: ``"transpose"`` (reference) or ``"resize_conv"`` (nearest upsampling + 3x3
+            conv, which avoids checkerboard artifacts).
+        stem_kernel_size: Kernel of the full-resolution input conv, or ``None`` for no stem.
+        head_kernel_size: Kernel of the full-resolution output conv, or ``None`` for no head.
+        down_kernel_size: Kernel of the stride-2 convs (3 or 4; padding 1).
+        up_kernel_size: Kernel of the transposed convs (3 with ``output_padding=1``, or 4).
+        init: Weight initialisation scheme (see :func:`init_weights`).
+        init_gain: Gain of the initialisation.
+
+    Shape:
+        - Input: ``(N, in_channels, H, W)`` with ``H`` and ``W`` divisible by
+          :attr:`downsampling_factor` (``2 ** n_downsampling``), values in ``[-1, 1]``.
+        - Output: ``(N, out_channels, H, W)`` in ``[-1, 1]``.
+
+    Raises:
+        ValueError: An option is invalid (the message lists valid values).
+        ShapeError: In ``forward``, for an input that is not 4-D, has the wrong channel count,
+            or has ``H``/``W`` not divisible by the downsampling factor.
+
+    Example:
+        >>> import torch
+        >>> g = ResnetGenerator.from_preset("cyclegan", base_channels=8, n_blocks=2)
+        >>> g(torch.zeros(1, 3, 32, 32)).shape
+        torch.Size([1, 3, 32, 32])
+        >>> sum(p.numel() for p in ResnetGenerator().parameters())
+        11378179
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        out_channels: int = 3,
+        *,
+        base_channels: int = 64,
+        n_blocks: int = 9,
+        n_downsampling: int = 2,
+        norm: NormLayer = "instance",
+        padding: PaddingName = "reflect",
+        dropout: float = 0.0,
+        upsampling: UpsamplingName = "transpose",
+        stem_kernel_size: int | None = 7,
+        head_kernel_size: int | None = 7,
+        down_kernel_size: int = 3,
+        up_kernel_size: int = 3,
+        init: InitScheme = "normal",
+        init_gain: float = 0.02,
+    ) -> None:
+        super().__init__()
+        for name, value in (
+            ("in_channels", in_channels),
+            ("out_channels", out_channels),
+            ("base_channels", base_channels),
+        ):
+            if value < 1:
+                raise ValueError(f"{name} must be a positive integer; got {value!r}")
+        if n_blocks < 0:
+            raise ValueError(f"n_blocks must be >= 0; got {n_blocks!r}")
+        if n_downsampling < 0:
+            raise ValueError(f"n_downsampling must be >= 0; got {n_downsampling!r}")
+        check_choice("padding", padding, PADDINGS)
+        check_choice("upsampling", upsampling, ("transpose", "resize_conv"))
+        check_choice("down_kernel_size", down_kernel_size, (3, 4))
+        check_choice("up_kernel_size", up_kernel_size, (3, 4))
+        for name, k in (
+            ("stem_kernel_size", stem_kernel_size),
+            ("head_kernel_size", head_kernel_size),
+        ):
+            if k is not None and (k < 1 or k % 2 == 0):
+                raise ValueError(f"{name} must be an odd positive integer or None; got {k!r}")
+        if stem_kernel_size is None and n_downsampling == 0:
+            raise ValueError("n_downsampling must be >= 1 when stem_kernel_size is None; got 0")
+        if head_kernel_size is None and n_downsampling == 0:
+            raise ValueError("n_downsampling must be >= 1 when head_kernel_size is None; got 0")
+
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.n_downsampling = n_downsampling
+        self._config: dict[str, Any] = {
+            "base_channels": base_channels,
+            "n_blocks": n_blocks,
+            "n_downsampling": n_downsampling,
+            "norm": norm,
+            "padding": padding,
+            "dropout": dropout,
+            "upsampling": upsampling,
+            "stem_kernel_size": stem_kernel_size,
+            "head_kernel_size": head_kernel_size,
+            "down_kernel_size": down_kernel_size,
+            "up_kernel_size": up_kernel_size,
+        }
+
+        # Encoder widths: with a stem, base -> 2 base -> 4 base ...; without, in -> base -> 2 base.
+        if stem_kernel_size is not None:
+            self.stem: nn.Module = ConvNormAct(
+                in_channels,
+                base_channels,
+                kernel_size=stem_kernel_size,
+                padding=stem_kernel_size // 2,
+                padding_mode="reflect",
+                norm=norm,
+                activation="relu",
+            )
+            widths = [base_channels * 2**i for i in range(n_downsampling + 1)]
+        else:
+            self.stem = nn.Identity()
+            widths = [in_channels] + [base_channels * 2**i for i in range(n_downsampling)]
+        self.encoder = nn.Sequential(
+            *(
+                ConvNormAct(
+                    widths[i],
+                    widths[i + 1],
+                    kernel_size=down_kernel_size,
+                    stride=2,
+                    padding=1,
+                    norm=norm,
+                    activation="relu",
+                )
+                for i in range(n_downsampling)
+            )
+        )
+        bottleneck = widths[-1]
+        self.blocks = nn.Sequential(
+            *(
+                ResidualBlock(bottleneck, norm=norm, padding=padding, dropout=dropout)
+                for _ in range(n_blocks)
+            )
+        )
+        # Decoder mirrors the encoder; without a head the last layer writes the image directly.
+        dec_widths = [max(1, bottleneck // 2**i) for i in range(n_downsampling + 1)]
+        up_layers: list[nn.Module] = []
+        for i in range(n_downsampling):
+            c_in, c_out = dec_widths[i], dec_widths[i + 1]
+            last = i == n_downsampling - 1 and head_kernel_size is None
+            if last:
+                c_out = out_channels
+            up_layers.append(
+                self._make_up(
+                    c_in,
+                    c_out,
+                    upsampling=upsampling,
+                    kernel_size=up_kernel_size,
+                    padding=padding,
+                    norm="none" if last else norm,
+                    activation="none" if last else "relu",
+                    bias=True if last else None,
+                )
+            )
+        self.decoder = nn.Sequential(*up_layers)
+        if head_kernel_size is not None:
+            self.head: nn.Module = ConvNormAct(
+                dec_widths[-1],
+                out_channels,
+                kernel_size=head_kernel_size,
+                padding=head_kernel_size // 2,
+                padding_mode="reflect",
+                bias=True,
+            )
+        else:
+            self.head = nn.Identity()
+        self.output_act = nn.Tanh()
+        # Smallest legal size: reflect/replicate padding of the bottleneck blocks needs >= 2 px.
+        bottleneck_min = 2 if (padding != "zero" and n_blocks > 0) else 1
+        self._min_size = bottleneck_min * self.downsampling_factor
+        init_weights(self, scheme=init, gain=init_gain)
+
+    @staticmethod
+    def _make_up(
+        c_in: int,
+        c_out: int,
+        *,
+        upsampling: UpsamplingName,
+        kernel_size: int,
+        padding: PaddingName,
+        norm: NormLayer,
+        activation: Literal["relu", "none"],
+        bias: bool | None,
+    ) -> nn.Module:
+        if upsampling == "transpose":
+            return ConvNormAct(
+                c_in,
+                c_out,
+                kernel_size=kernel_size,
+                stride=2,
+                padding=1,
+                output_padding=4 - kernel_size,
+                transposed=True,
+                norm=norm,
+                activation=activation,
+                bias=bias,
+            )
+        return nn.Sequential(
+            OrderedDict(
+                upsample=nn.Upsample(scale_factor=2, mode="nearest"),
+                conv=ConvNormAct(
+                    c_in,
+                    c_out,
+                    kernel_size=3,
+                    padding=1,
+                    padding_mode=padding,
+                    norm=norm,
+                    activation=activation,
+                    bias=bias,
+                ),
+            )
+        )
+
+    @property
+    def downsampling_factor(self) -> int:
+        """Total downsampling factor ``2 ** n_downsampling``; H and W must be divisible by it."""
+        return int(2**self.n_downsampling)
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> ResnetGenerator:
+        """Build a published layout by name, with keyword overrides.
+
+        Presets: ``"cyclegan"`` (Zhu et al. 2017, 9 blocks; ``n_blocks=6`` for 128x128),
+        ``"resnet_9blocks"``, ``"resnet_6blocks"`` (the reference's names) and ``"basic"`` (the
+        compact 128x128 layout: three stride-2 4x4 convs with BatchNorm, 6 residual blocks,
+        three stride-2 4x4 transposed convs, 16x16 bottleneck).
+
+        Args:
+            name: Preset name.
+            **overrides: Constructor arguments replacing the preset's.
+
+        Raises:
+            ValueError: ``name`` is not a preset (the message lists them).
+
+        Example:
+            >>> g = ResnetGenerator.from_preset("cyclegan", n_blocks=6)
+            >>> sum(p.numel() for p in g.parameters())
+            7837699
+        """
+        check_choice("name", name, GENERATOR_PRESETS)
+        return cls(**{**GENERATOR_PRESETS[name], **overrides})
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Translate a batch of images.
+
+        Args:
+            x: Images of shape ``(N, in_channels, H, W)`` in ``[-1, 1]``.
+
+        Returns:
+            Images of shape ``(N, out_channels, H, W)`` in ``[-1, 1]``.
+        """
+        check_image_batch(
+            x,
+            module=type(self).__name__,
+            channels=self.in_channels,
+            divisor=self.downsampling_factor,
+            min_size=self._min_size,
+        )
+        h = self.stem(x)
+        h = self.encoder(h)
+        h = self.blocks(h)
+        h = self.decoder(h)
+        h = self.head(h)
+        out: torch.Tensor = self.output_act(h)
+        return out
+
+    def extra_repr(self) -> str:
+        """Input and output channels."""
+        return f"in_channels={self.in_channels}, out_channels={self.out_channels}"
+
+    # ------------------------------------------------------------------ reference interop
+    def _reference_key_map(self) -> dict[str, str]:
+        """Map reference layer prefixes (``model.N``...) to this module's prefixes."""
+        cfg = self._config
+        if (
+            cfg["stem_kernel_size"] != 7
+            or cfg["head_kernel_size"] != 7
+            or cfg["upsampling"] != "transpose"
+            or cfg["down_kernel_size"] != 3
+            or cfg["up_kernel_size"] != 3
+        ):
+            raise ValueError(
+                "load_reference_state_dict needs the reference layout (stem_kernel_size=7, "
+                "head_kernel_size=7, down_kernel_size=3, up_kernel_size=3, "
+                f"upsampling='transpose'); this generator has {cfg}"
+            )
+        mapping: dict[str, str] = {}
+        # stem: pad 0, conv 1, norm 2, relu 3
+        mapping["model.1"] = "stem.conv"
+        mapping["model.2"] = "stem.norm"
+        i = 4
+        for d in range(cfg["n_downsampling"]):
+            mapping[f"model.{i}"] = f"encoder.{d}.conv"
+            mapping[f"model.{i + 1}"] = f"encoder.{d}.norm"
+            i += 3
+        has_pad = cfg["padding"] != "zero"
+        has_dropout = cfg["dropout"] > 0
+        for b in range(cfg["n_blocks"]):
+            j = 1 if has_pad else 0  # conv after the pad layer
+            first = (j, j + 1)
+            j += 3  # norm, relu
+            if has_dropout:
+                j += 1
+            if has_pad:
+                j += 1
+            second = (j, j + 1)
+            ours = f"blocks.{b}.body"
+            mapping[f"model.{i}.conv_block.{first[0]}"] = f"{ours}.conv1"
+            mapping[f"model.{i}.conv_block.{first[1]}"] = f"{ours}.norm1"
+            mapping[f"model.{i}.conv_block.{second[0]}"] = f"{ours}.conv2"
+            mapping[f"model.{i}.conv_block.{second[1]}"] = f"{ours}.norm2"
+            i += 1
+        for u in range(cfg["n_downsampling"]):
+            mapping[f"model.{i}"] = f"decoder.{u}.conv"
+            mapping[f"model.{i + 1}"] = f"decoder.{u}.norm"
+            i += 3
+        mapping[f"model.{i + 1}"] = "head.conv"  # pad i, conv i+1, tanh i+2
+        return mapping
+
+    def load_reference_state_dict(
+        self, state_dict_or_path: Mapping[str, torch.Tensor] | str | os.PathLike[str]
+    ) -> None:
+        """Load weights saved by the reference implementation (pytorch-CycleGAN-and-pix2pix).
+
+        Maps the reference's key layout (one ``nn.Sequential`` under ``model.``, residual blocks'
+        ``conv_block.N`` indices, indices shifted by dropout or by zero padding, an optional
+        ``module.`` prefix from ``DataParallel``) onto this module, and ignores the stale
+        InstanceNorm ``running_mean`` / ``running_var`` / ``num_batches_tracked`` keys that old
+        PyTorch versions wrote. Build this generator with the options the checkpoint was trained
+        with (e.g. ``from_preset("cyclegan")`` for ``summer2winter_yosemite.pth``, ``dropout=0.5``
+        for models trained without ``--no_dropout``).
+
+        Args:
+            state_dict_or_path: A reference state dict, or the path of a ``.pth`` file (loaded
+                with ``weights_only=True`` on the CPU).
+
+        Raises:
+            FileNotFoundError: The path does not exist.
+            ValueError: The file cannot be read as a state dict, this generator is not in the
+                reference layout, keys are left unmatched (listed in the message), or a tensor's
+                shape differs (named in the message).
+        """
+        if isinstance(state_dict_or_path, str | os.PathLike):
+            path = os.fspath(state_dict_or_path)
+            if not os.path.exists(path):
+                raise FileNotFoundError(f"reference checkpoint not found: {path}")
+            try:
+                loaded = torch.load(path, map_location="cpu", weights_only=True)
+            except Exception as err:
+                raise ValueError(f"cannot read reference checkpoint {path}: {err}") from err
+            if not isinstance(loaded, Mapping):
+                raise ValueError(
+                    f"reference checkpoint {path} holds a {type(loaded).__name__}, "
+                    "expected a state dict"
+                )
+            source: Mapping[str, Any] = loaded
+        else:
+            source = state_dict_or_path
+        mapping = self._reference_key_map()
+        own = self.state_dict()
+        converted: dict[str, torch.Tensor] = {}
+        unexpected: list[str] = []
+        for key, value in source.items():
+            ref_key = key[len("module.") :] if key.startswith("module.") else key
+            prefix, _, leaf = ref_key.rpartition(".")
+            target = mapping.get(prefix)
+            our_key = f"{target}.{leaf}" if target is not None else None
+            if our_key is not None and our_key in own:
+                if tuple(value.shape) != tuple(own[our_key].shape):
+                    raise ValueError(
+                        f"shape mismatch for reference key {key!r} -> {our_key!r}: checkpoint "
+                        f"has {tuple(value.shape)}, this generator has {tuple(own[our_key].shape)}"
+                    )
+                converted[our_key] = value
+            elif (
+                leaf in _STALE_NORM_KEYS
+                and target is not None
+                and target.rsplit(".", 1)[-1].startswith("norm")
+            ):
+                continue  # stale InstanceNorm statistics from old PyTorch versions
+            else:
+                unexpected.append(key)
+        missing = sorted(set(own) - set(converted))
+        if unexpected or missing:
+            raise ValueError(
+                "reference state dict does not match this generator: "
+                f"unmatched checkpoint keys {sorted(unexpected)}; "
+                f"generator keys not found in the checkpoint {missing}"
+            )
+        self.load_state_dict(converted, strict=True)

@@ -1,0 +1,395 @@
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from torch import nn
+
+from unpaired_i2i import (
+    ConvDiscriminator,
+    ConvNormAct,
+    CycleGAN,
+    ResidualBlock,
+    ResnetGenerator,
+    ShapeError,
+    init_weights,
+)
+
+
+def n_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+# ---------------------------------------------------------------- pinned reference numbers
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({}, 11_378_179),
+        ({"n_blocks": 6}, 7_837_699),
+        ({"n_blocks": 6, "base_channels": 32}, 1_965_059),
+    ],
+)
+def test_cyclegan_generator_parameter_counts(overrides: dict[str, int], expected: int) -> None:
+    assert n_params(ResnetGenerator.from_preset("cyclegan", **overrides)) == expected
+
+
+def test_reference_preset_aliases() -> None:
+    assert n_params(ResnetGenerator.from_preset("resnet_9blocks")) == 11_378_179
+    assert n_params(ResnetGenerator.from_preset("resnet_6blocks")) == 7_837_699
+
+
+def test_cyclegan_discriminator_parameter_count_and_outputs() -> None:
+    d = ConvDiscriminator.from_preset("cyclegan")
+    assert n_params(d) == 2_764_737
+    assert n_params(ConvDiscriminator(base_channels=32)) == 694_241
+    assert d(torch.zeros(1, 3, 256, 256)).shape == (1, 1, 30, 30)
+    assert d(torch.zeros(2, 3, 128, 128)).shape == (2, 1, 14, 14)
+
+
+@pytest.mark.parametrize(("n_layers", "size"), [(1, 126), (2, 62), (3, 30), (4, 14), (5, 6)])
+def test_discriminator_n_layers_output_sizes(n_layers: int, size: int) -> None:
+    d = ConvDiscriminator(base_channels=4, n_layers=n_layers)
+    assert d.output_size(256, 256) == (size, size)
+    assert d(torch.zeros(1, 3, 256, 256)).shape == (1, 1, size, size)
+
+
+def test_whole_cyclegan_parameter_count() -> None:
+    assert n_params(CycleGAN.from_preset("cyclegan")) == 28_285_832
+
+
+def test_cyclegan_generator_layout() -> None:
+    g = ResnetGenerator.from_preset("cyclegan")
+    assert isinstance(g.stem.pad, nn.ReflectionPad2d) and g.stem.pad.padding == (3, 3, 3, 3)
+    assert g.stem.conv.kernel_size == (7, 7) and g.stem.conv.out_channels == 64
+    assert isinstance(g.stem.norm, nn.InstanceNorm2d) and not g.stem.norm.affine
+    assert [m.conv.out_channels for m in g.encoder] == [128, 256]
+    assert all(m.conv.stride == (2, 2) and m.conv.kernel_size == (3, 3) for m in g.encoder)
+    assert len(g.blocks) == 9
+    for up, c in zip(g.decoder, (128, 64), strict=True):
+        assert isinstance(up.conv, nn.ConvTranspose2d)
+        assert up.conv.kernel_size == (3, 3) and up.conv.stride == (2, 2)
+        assert up.conv.padding == (1, 1) and up.conv.output_padding == (1, 1)
+        assert up.conv.out_channels == c
+    assert g.head.conv.kernel_size == (7, 7) and g.head.conv.bias is not None
+    assert isinstance(g.output_act, nn.Tanh)
+    assert all(
+        m.bias is not None for m in g.modules() if isinstance(m, nn.Conv2d | nn.ConvTranspose2d)
+    )
+
+
+def test_basic_generator_layout() -> None:
+    g = ResnetGenerator.from_preset("basic")
+    assert isinstance(g.stem, nn.Identity) and isinstance(g.head, nn.Identity)
+    assert [(m.conv.in_channels, m.conv.out_channels) for m in g.encoder] == [
+        (3, 64),
+        (64, 128),
+        (128, 256),
+    ]
+    assert all(m.conv.kernel_size == (4, 4) and m.conv.stride == (2, 2) for m in g.encoder)
+    assert all(isinstance(m.norm, nn.BatchNorm2d) and m.conv.bias is None for m in g.encoder)
+    assert len(g.blocks) == 6
+    assert [(m.conv.in_channels, m.conv.out_channels) for m in g.decoder] == [
+        (256, 128),
+        (128, 64),
+        (64, 3),
+    ]
+    assert hasattr(g.decoder[0], "norm") and hasattr(g.decoder[1], "norm")
+    assert not hasattr(g.decoder[2], "norm") and g.decoder[2].conv.bias is not None
+    x = torch.randn(2, 3, 128, 128)
+    assert g.blocks(g.encoder(x)).shape == (2, 256, 16, 16)
+    out = g(x)
+    assert out.shape == (2, 3, 128, 128)
+    assert out.abs().max() <= 1.0
+
+
+def test_basic_discriminator_layout() -> None:
+    d = ConvDiscriminator.from_preset("basic")
+    convs = [m for m in d.modules() if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 5
+    assert [c.stride for c in convs] == [(2, 2)] * 4 + [(1, 1)]
+    assert [(c.in_channels, c.out_channels) for c in convs] == [
+        (3, 64),
+        (64, 128),
+        (128, 256),
+        (256, 512),
+        (512, 1),
+    ]
+    assert all(c.kernel_size == (4, 4) and c.padding == (1, 1) for c in convs)
+    assert not any(isinstance(m, nn.LeakyReLU) for m in d.modules())
+    assert sum(isinstance(m, nn.ReLU) for m in d.modules()) == 4
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in d.modules()) == 3
+    assert d(torch.zeros(1, 3, 128, 128)).shape == (1, 1, 7, 7)
+
+
+def test_cyclegan_discriminator_layout() -> None:
+    d = ConvDiscriminator.from_preset("cyclegan")
+    convs = [m for m in d.modules() if isinstance(m, nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [64, 128, 256, 512, 1]
+    assert [c.stride for c in convs] == [(2, 2)] * 3 + [(1, 1)] * 2
+    assert sum(isinstance(m, nn.InstanceNorm2d) for m in d.modules()) == 3
+    assert all(m.negative_slope == 0.2 for m in d.modules() if isinstance(m, nn.LeakyReLU))
+
+
+# ---------------------------------------------------------------- shapes (properties)
+@given(
+    n=st.integers(1, 2),
+    h=st.integers(2, 6),
+    w=st.integers(2, 6),
+    width=st.sampled_from([2, 4, 6]),
+    blocks=st.integers(0, 2),
+    upsampling=st.sampled_from(["transpose", "resize_conv"]),
+    padding=st.sampled_from(["reflect", "replicate", "zero"]),
+    norm=st.sampled_from(["instance", "batch", "none"]),
+)
+def test_generator_preserves_shape(
+    n: int, h: int, w: int, width: int, blocks: int, upsampling: str, padding: str, norm: str
+) -> None:
+    g = ResnetGenerator(
+        base_channels=width,
+        n_blocks=blocks,
+        upsampling=upsampling,
+        padding=padding,
+        norm=norm,  # type: ignore[arg-type]
+    )
+    x = torch.rand(n, 3, 4 * h, 4 * w) * 2 - 1
+    y = g(x)
+    assert y.shape == x.shape
+    assert y.abs().max() <= 1.0
+
+
+@given(size=st.integers(2, 5), n=st.integers(1, 2), c_in=st.integers(1, 4), c_out=st.integers(1, 4))
+def test_basic_generator_shapes_and_channels(size: int, n: int, c_in: int, c_out: int) -> None:
+    g = ResnetGenerator.from_preset(
+        "basic", in_channels=c_in, out_channels=c_out, base_channels=4, n_blocks=1
+    )
+    assert g(torch.zeros(n, c_in, 8 * size, 8 * size)).shape == (n, c_out, 8 * size, 8 * size)
+
+
+@given(
+    channels=st.integers(1, 8),
+    h=st.integers(2, 10),
+    w=st.integers(2, 10),
+    dropout=st.sampled_from([0.0, 0.5]),
+)
+def test_residual_block_preserves_shape(channels: int, h: int, w: int, dropout: float) -> None:
+    block = ResidualBlock(channels, dropout=dropout)
+    x = torch.randn(2, channels, h, w)
+    assert block(x).shape == x.shape
+
+
+def test_residual_block_is_identity_plus_body() -> None:
+    block = ResidualBlock(4)
+    x = torch.randn(1, 4, 6, 6)
+    assert torch.equal(block(x), x + block.body(x))
+    nn.init.zeros_(block.body.conv2.weight)
+    nn.init.zeros_(block.body.conv2.bias)
+    # With a zeroed second conv and instance norm of a constant, the body is exactly zero.
+    assert torch.equal(block(x), x)
+
+
+def test_residual_block_layout_and_dropout_position() -> None:
+    names = [n for n, _ in ResidualBlock(4, dropout=0.5).body.named_children()]
+    assert names == ["pad1", "conv1", "norm1", "act", "dropout", "pad2", "conv2", "norm2"]
+    zero = [n for n, _ in ResidualBlock(4, padding="zero", norm="none").body.named_children()]
+    assert zero == ["conv1", "act", "conv2"]
+    assert ResidualBlock(4, norm="batch").body.conv1.bias is None
+
+
+@given(
+    h=st.integers(16, 80),
+    w=st.integers(16, 80),
+    n_layers=st.integers(1, 3),
+    last_stride=st.sampled_from([1, 2]),
+)
+def test_discriminator_output_size_matches_forward(
+    h: int, w: int, n_layers: int, last_stride: int
+) -> None:
+    d = ConvDiscriminator(base_channels=2, n_layers=n_layers, last_stride=last_stride)  # type: ignore[arg-type]
+    if min(h, w) < d.min_input_size:
+        with pytest.raises(ShapeError, match="too small"):
+            d(torch.zeros(1, 3, h, w))
+    else:
+        assert d(torch.zeros(1, 3, h, w)).shape[2:] == d.output_size(h, w)
+
+
+def test_spectral_norm_option() -> None:
+    d = ConvDiscriminator(base_channels=4, norm="none", spectral_norm=True)
+    convs = [m for m in d.modules() if isinstance(m, nn.Conv2d)]
+    assert all(hasattr(c, "parametrizations") for c in convs)
+    assert d(torch.randn(1, 3, 64, 64)).shape == (1, 1, 6, 6)
+
+
+def test_norm_factory_and_bias_override() -> None:
+    block = ResidualBlock(4, norm=lambda c: nn.GroupNorm(2, c))
+    assert isinstance(block.body.norm1, nn.GroupNorm)
+    assert block.body.conv1.bias is not None
+    layer = ConvNormAct(3, 4, kernel_size=3, norm="batch", bias=True)
+    assert layer.conv.bias is not None
+
+
+# ---------------------------------------------------------------- errors
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"norm": "layer"}, "norm must be one of 'instance', 'batch', 'none'"),
+        ({"padding": "circular"}, "padding must be one of"),
+        ({"upsampling": "pixelshuffle"}, "upsampling must be one of"),
+        ({"base_channels": 0}, "base_channels must be a positive integer"),
+        ({"n_blocks": -1}, "n_blocks must be >= 0"),
+        ({"dropout": 1.5}, r"dropout must be in \[0, 1\)"),
+        ({"stem_kernel_size": 4}, "stem_kernel_size must be an odd"),
+        ({"init": "uniform"}, "scheme must be one of"),
+    ],
+)
+def test_generator_option_errors(kwargs: dict[str, object], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        ResnetGenerator(**{"base_channels": 4, "n_blocks": 1, **kwargs})  # type: ignore[arg-type]
+
+
+def test_preset_errors() -> None:
+    with pytest.raises(ValueError, match="name must be one of 'cyclegan'"):
+        ResnetGenerator.from_preset("unet")
+    with pytest.raises(ValueError, match="name must be one of"):
+        ConvDiscriminator.from_preset("pixel")
+    with pytest.raises(ValueError, match="name must be one of"):
+        CycleGAN.from_preset("pix2pix")
+    with pytest.raises(ValueError, match="activation must be one of"):
+        ConvDiscriminator(activation="gelu")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="n_layers must be >= 1"):
+        ConvDiscriminator(n_layers=0)
+
+
+def test_generator_shape_errors() -> None:
+    g = ResnetGenerator(base_channels=4, n_blocks=1)
+    with pytest.raises(
+        ShapeError, match=r"4-D input of shape \(N, 3, H, W\); got a 2-D tensor of shape \(100, 3\)"
+    ):
+        g(torch.zeros(100, 3))
+    with pytest.raises(ShapeError, match="4-D"):
+        g(torch.zeros(3, 16, 16))
+    with pytest.raises(ShapeError, match=r"with 3 channels; got 2 channels in \(1, 2, 16, 16\)"):
+        g(torch.zeros(1, 2, 16, 16))
+    with pytest.raises(
+        ShapeError,
+        match=r"ResnetGenerator expects input of shape \(N, 3, H, W\) with H and W divisible by 4; got \(1, 3, 66, 66\)",
+    ):
+        g(torch.zeros(1, 3, 66, 66))
+    basic = ResnetGenerator.from_preset("basic", base_channels=4, n_blocks=1)
+    with pytest.raises(ShapeError, match="divisible by 8"):
+        basic(torch.zeros(1, 3, 20, 16))
+    with pytest.raises(ShapeError, match="too small"):
+        g(torch.zeros(1, 3, 4, 4))
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        g([[1.0]])  # type: ignore[arg-type]
+
+
+def test_discriminator_and_block_shape_errors() -> None:
+    d = ConvDiscriminator(base_channels=4)
+    with pytest.raises(ShapeError, match="ConvDiscriminator expects a 4-D input"):
+        d(torch.zeros(3, 64, 64))
+    with pytest.raises(ShapeError, match="ConvDiscriminator.*channels"):
+        d(torch.zeros(1, 1, 64, 64))
+    with pytest.raises(ShapeError, match="too small"):
+        d(torch.zeros(1, 3, 8, 8))
+    block = ResidualBlock(8)
+    with pytest.raises(ShapeError, match="ResidualBlock expects a 4-D"):
+        block(torch.zeros(8, 4, 4))
+    with pytest.raises(ShapeError, match="ResidualBlock.*8 channels; got 3 channels"):
+        block(torch.zeros(1, 3, 4, 4))
+
+
+def test_shape_error_is_value_error() -> None:
+    assert issubclass(ShapeError, ValueError)
+
+
+# ---------------------------------------------------------------- init
+def test_default_init_is_reference_normal() -> None:
+    torch.manual_seed(0)
+    g = ResnetGenerator.from_preset("cyclegan", n_blocks=2)
+    w = torch.cat([m.weight.flatten() for m in g.modules() if isinstance(m, nn.Conv2d)])
+    assert abs(w.std().item() - 0.02) < 0.002
+    assert abs(w.mean().item()) < 0.001
+    assert all(
+        float(m.bias.detach().abs().sum()) == 0 for m in g.modules() if isinstance(m, nn.Conv2d)
+    )
+    d = ConvDiscriminator.from_preset("basic")
+    bn = torch.cat([m.weight.flatten() for m in d.modules() if isinstance(m, nn.BatchNorm2d)])
+    assert abs(bn.mean().item() - 1.0) < 0.01
+
+
+@pytest.mark.parametrize("scheme", ["normal", "xavier", "kaiming", "orthogonal"])
+def test_init_schemes_change_weights_and_zero_biases(scheme: str) -> None:
+    net = nn.Sequential(
+        nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ConvTranspose2d(8, 3, 3), nn.Linear(4, 4)
+    )
+    for p in net.parameters():
+        nn.init.constant_(p, 7.0)
+    assert init_weights(net, scheme=scheme, gain=0.02) is net  # type: ignore[arg-type]
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
+            assert float(m.bias.detach().abs().sum()) == 0
+            assert not torch.all(m.weight == 7.0)
+    assert float(net[1].bias.detach().abs().sum()) == 0
+
+
+def test_init_reaches_spectral_norm_weights() -> None:
+    d = ConvDiscriminator(
+        base_channels=4, norm="none", spectral_norm=True, init="normal", init_gain=0.5
+    )
+    originals = [
+        m.parametrizations["weight"].original for m in d.modules() if isinstance(m, nn.Conv2d)
+    ]
+    assert abs(torch.cat([o.flatten() for o in originals]).std().item() - 0.5) < 0.05
+
+
+# ---------------------------------------------------------------- CycleGAN container
+def test_cyclegan_container_forward_and_channels() -> None:
+    model = CycleGAN.from_preset(
+        "cyclegan",
+        base_channels=4,
+        n_blocks=1,
+        in_channels=1,
+        out_channels=3,
+        discriminator_overrides={"base_channels": 4},
+    )
+    x, y = torch.rand(2, 1, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1
+    out = model(x, y)
+    assert out["fake_y"].shape == (2, 3, 32, 32) and out["rec_x"].shape == (2, 1, 32, 32)
+    assert out["fake_x"].shape == (2, 1, 32, 32) and out["rec_y"].shape == (2, 3, 32, 32)
+    assert model.d_x.in_channels == 1 and model.d_y.in_channels == 3
+    assert model.generators == (model.g_xy, model.g_yx)
+    assert model.discriminators == (model.d_x, model.d_y)
+    assert n_params(model.d_x) < 50_000
+
+
+def test_cyclegan_basic_preset() -> None:
+    model = CycleGAN.from_preset(
+        "basic", base_channels=4, n_blocks=1, discriminator_overrides={"base_channels": 4}
+    )
+    assert model.d_x(torch.zeros(1, 3, 128, 128)).shape == (1, 1, 7, 7)
+
+
+def test_cyclegan_rejects_non_modules() -> None:
+    g = ResnetGenerator(base_channels=4, n_blocks=1)
+    d = ConvDiscriminator(base_channels=4)
+    with pytest.raises(TypeError, match="d_y must be an nn.Module"):
+        CycleGAN(g_xy=g, g_yx=g, d_x=d, d_y="d")  # type: ignore[arg-type]
+
+
+def test_from_preset_init_applies_to_all_networks() -> None:
+    model = CycleGAN.from_preset(
+        "cyclegan",
+        base_channels=4,
+        n_blocks=1,
+        init="xavier",
+        init_gain=1.0,
+        discriminator_overrides={"base_channels": 4},
+    )
+    w = model.d_x.features[1].conv.weight
+    assert w.std().item() > 0.05  # xavier with gain 1 is far wider than N(0, 0.02)
+
+
+def test_extra_repr_shows_only_non_defaults() -> None:
+    assert "norm" not in repr(ResidualBlock(4)).split("\n")[0]
+    assert "dropout=0.5" in repr(ResidualBlock(4, dropout=0.5))
