@@ -114,6 +114,53 @@ class CycleGAN(nn.Module):
             d_y=ConvDiscriminator.from_preset(d_name, in_channels=c_y, **d_over),
         )
 
+    def get_config(self) -> dict[str, dict[str, Any]]:
+        """Return the architecture of the four networks as JSON-ready constructor arguments.
+
+        Checkpoints store it so that :meth:`from_config` can rebuild the model before loading
+        weights.
+
+        Raises:
+            TypeError: A network is not a :class:`ResnetGenerator` / :class:`ConvDiscriminator`.
+            ValueError: A network's norm is a factory, which cannot be serialised.
+        """
+        config: dict[str, dict[str, Any]] = {}
+        for name, net, kind in (
+            ("g_xy", self.g_xy, ResnetGenerator),
+            ("g_yx", self.g_yx, ResnetGenerator),
+            ("d_x", self.d_x, ConvDiscriminator),
+            ("d_y", self.d_y, ConvDiscriminator),
+        ):
+            if type(net) is not kind:
+                raise TypeError(
+                    f"CycleGAN.get_config needs {name} to be a {kind.__name__}; "
+                    f"got {type(net).__name__}"
+                )
+            config[name] = net.get_config()
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, dict[str, Any]]) -> CycleGAN:
+        """Rebuild the four networks from :meth:`get_config` output (fresh weights).
+
+        Raises:
+            ValueError: A network's entry is missing from ``config``.
+
+        Example:
+            >>> model = CycleGAN.from_preset("basic", base_channels=4, n_blocks=1)
+            >>> CycleGAN.from_config(model.get_config()).get_config() == model.get_config()
+            True
+        """
+        missing = [k for k in ("g_xy", "g_yx", "d_x", "d_y") if k not in config]
+        if missing:
+            raise ValueError(f"CycleGAN config lacks entries {missing}; got keys {sorted(config)}")
+        return cls(
+            g_xy=ResnetGenerator(**config["g_xy"]),
+            g_yx=ResnetGenerator(**config["g_yx"]),
+            d_x=ConvDiscriminator(**config["d_x"]),
+            d_y=ConvDiscriminator(**config["d_y"]),
+        )
+
     def forward(self, real_x: torch.Tensor, real_y: torch.Tensor) -> dict[str, torch.Tensor]:
         """Run both cycles: ``x -> G(x) -> F(G(x))`` and ``y -> F(y) -> G(F(y))``.
 

@@ -9,6 +9,7 @@ from torch import nn
 
 from unpaired_i2i._checks import check_choice, check_image_batch
 from unpaired_i2i.models.blocks import ConvNormAct, NormLayer
+from unpaired_i2i.models.generators import _serialisable_config
 from unpaired_i2i.models.init import InitScheme, init_weights
 
 __all__ = ["DISCRIMINATOR_PRESETS", "ConvDiscriminator"]
@@ -90,6 +91,16 @@ class ConvDiscriminator(nn.Module):
         check_choice("last_stride", last_stride, (1, 2))
         self.in_channels = in_channels
         self.out_channels = 1
+        self._config: dict[str, Any] = {
+            "in_channels": in_channels,
+            "base_channels": base_channels,
+            "n_layers": n_layers,
+            "norm": norm,
+            "activation": activation,
+            "negative_slope": negative_slope,
+            "last_stride": last_stride,
+            "spectral_norm": spectral_norm,
+        }
         widths = [base_channels * min(2**i, 8) for i in range(n_layers + 1)]
         self._strides = [2] * n_layers + [last_stride, 1]
         layers: list[nn.Module] = []
@@ -128,6 +139,14 @@ class ConvDiscriminator(nn.Module):
             size = (size + 2 * _PAD - _KERNEL) // stride + 1
             sizes.append(size)
         return sizes
+
+    def get_config(self) -> dict[str, Any]:
+        """Return the constructor arguments that rebuild this architecture (JSON-ready).
+
+        Raises:
+            ValueError: ``norm`` was given as a factory, which cannot be serialised.
+        """
+        return _serialisable_config(type(self).__name__, self._config)
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
         """Return the ``(H', W')`` of the score map for an ``height x width`` input."""

@@ -46,6 +46,15 @@ GENERATOR_PRESETS: dict[str, dict[str, Any]] = {
 _STALE_NORM_KEYS = ("running_mean", "running_var", "num_batches_tracked")
 
 
+def _serialisable_config(owner: str, config: dict[str, Any]) -> dict[str, Any]:
+    if callable(config.get("norm")):
+        raise ValueError(
+            f"{owner}.get_config cannot serialise a norm factory; build the network with "
+            "norm='instance', 'batch' or 'none' to save its configuration"
+        )
+    return dict(config)
+
+
 class ResnetGenerator(nn.Module):
     """ResNet image-to-image generator: encoder, residual blocks, decoder, tanh.
 
@@ -274,6 +283,22 @@ class ResnetGenerator(nn.Module):
                     bias=bias,
                 ),
             )
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        """Return the constructor arguments that rebuild this architecture (JSON-ready).
+
+        Raises:
+            ValueError: ``norm`` was given as a factory, which cannot be serialised.
+
+        Example:
+            >>> g = ResnetGenerator.from_preset("cyclegan", base_channels=8, n_blocks=2)
+            >>> ResnetGenerator(**g.get_config()).get_config() == g.get_config()
+            True
+        """
+        return _serialisable_config(
+            type(self).__name__,
+            {"in_channels": self.in_channels, "out_channels": self.out_channels, **self._config},
         )
 
     @property
