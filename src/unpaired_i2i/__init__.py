@@ -28,25 +28,68 @@ from unpaired_i2i.models import (
 from unpaired_i2i.training.pool import ImagePool
 
 # --- data ---
+# isort: split
+from unpaired_i2i.data import (
+    DATASET_NAMES,
+    DATASET_URL,
+    IMAGE_EXTENSIONS,
+    SEASONS,
+    CorruptImageError,
+    CorruptImageWarning,
+    CycleGANTransform,
+    DownloadError,
+    Season,
+    UnpairedImageDataset,
+    default_load_size,
+    download_dataset,
+    draw_scene,
+    evaluate_paired,
+    list_images,
+    load_image,
+    make_season_dataset,
+    psnr,
+    ssim,
+    to_rgb,
+)
 
 # --- training ---
 
 # --- inference / cli ---
 
 __all__ = [
+    "DATASET_NAMES",
+    "DATASET_URL",
+    "IMAGE_EXTENSIONS",
+    "SEASONS",
     "ConvDiscriminator",
     "ConvNormAct",
+    "CorruptImageError",
+    "CorruptImageWarning",
     "CycleGAN",
+    "CycleGANTransform",
+    "DownloadError",
     "GANLoss",
     "ImagePool",
     "ResidualBlock",
     "ResnetGenerator",
+    "Season",
     "ShapeError",
+    "UnpairedImageDataset",
     "__version__",
     "cycle_consistency_loss",
+    "default_load_size",
+    "download_dataset",
+    "draw_scene",
+    "evaluate_paired",
     "fake_mse_loss",
     "gan_loss",
     "identity_loss",
     "init_weights",
+    "list_images",
+    "load_image",
+    "make_season_dataset",
+    "psnr",
     "real_mse_loss",
+    "ssim",
+    "to_rgb",
 ]

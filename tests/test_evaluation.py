@@ -1,0 +1,224 @@
+"""Tests for unpaired_i2i.data.evaluation (paired L1 / PSNR / SSIM)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from PIL import Image, ImageOps
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from unpaired_i2i import ShapeError
+from unpaired_i2i.data import UnpairedImageDataset, evaluate_paired, psnr, ssim
+
+KEYS = {"l1", "psnr", "ssim", "identity_l1", "identity_psnr", "identity_ssim"}
+
+
+def rand(*shape: int, seed: int = 0) -> torch.Tensor:
+    return torch.rand(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def reference_ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Direct windowed SSIM (no convolution): mean over channels and valid 11x11 windows."""
+    coords = np.arange(11) - 5.0
+    g = np.exp(-(coords**2) / (2 * 1.5**2))
+    w = np.outer(g, g)
+    w /= w.sum()
+    c1, c2 = 0.01**2, 0.03**2
+    values = []
+    for ch in range(a.shape[0]):
+        for i in range(a.shape[1] - 10):
+            for j in range(a.shape[2] - 10):
+                pa, pb = a[ch, i : i + 11, j : j + 11], b[ch, i : i + 11, j : j + 11]
+                ma, mb = (w * pa).sum(), (w * pb).sum()
+                va = (w * (pa - ma) ** 2).sum()
+                vb = (w * (pb - mb) ** 2).sum()
+                cov = (w * (pa - ma) * (pb - mb)).sum()
+                values.append(
+                    ((2 * ma * mb + c1) * (2 * cov + c2)) / ((ma**2 + mb**2 + c1) * (va + vb + c2))
+                )
+    return float(np.mean(values))
+
+
+class Negate(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return -x
+
+
+class Recorder(nn.Module):
+    """Identity generator that records its mode and whether inference mode was on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = nn.Dropout(0.5)
+        self.seen: list[tuple[bool, bool, bool]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.append((self.training, self.inner.training, torch.is_inference_mode_enabled()))
+        return x
+
+
+# ------------------------------------------------------------------------- psnr / ssim
+
+
+def test_psnr_known_values() -> None:
+    target = torch.zeros(2, 3, 4, 4, dtype=torch.float64)
+    assert psnr(target + 0.1, target).tolist() == pytest.approx([20.0, 20.0], abs=1e-4)
+    assert psnr(target + 0.5, target, data_range=1.0).tolist() == pytest.approx(
+        [10 * math.log10(4)] * 2
+    )
+    assert psnr(target + 10, target, data_range=255.0)[0].item() == pytest.approx(
+        10 * math.log10(255**2 / 100), abs=1e-4
+    )
+    x = rand(3, 8, 8)
+    assert psnr(x, x).shape == () and math.isinf(psnr(x, x).item())
+
+
+def test_ssim_matches_direct_reference() -> None:
+    a = rand(2, 3, 16, 16, seed=1)
+    b = (a + 0.2 * rand(2, 3, 16, 16, seed=2)).clamp(0, 1)
+    ours = ssim(a, b)
+    assert ours.shape == (2,)
+    for k in range(2):
+        expected = reference_ssim(a[k].double().numpy(), b[k].double().numpy())
+        assert ours[k].item() == pytest.approx(expected, abs=1e-5)
+
+
+def test_ssim_identity_and_opposites() -> None:
+    x = rand(2, 3, 16, 16)
+    assert ssim(x, x).tolist() == [1.0, 1.0]
+    assert ssim(x[0], x[0]).item() == 1.0
+    const = torch.full((1, 1, 12, 12), 0.3)
+    assert ssim(const, const).item() == pytest.approx(1.0)
+    assert (ssim(x, 1 - x) < 0).all()
+
+
+@given(seed=st.integers(0, 2**16), noise=st.floats(0.0, 1.0))
+def test_metric_properties(seed: int, noise: float) -> None:
+    a = rand(1, 3, 12, 12, seed=seed)
+    b = (a + noise * (rand(1, 3, 12, 12, seed=seed + 1) - 0.5)).clamp(0, 1)
+    s_ab, s_ba = ssim(a, b).item(), ssim(b, a).item()
+    assert s_ab == pytest.approx(s_ba, abs=1e-6)
+    assert -1.0 <= s_ab <= 1.0 + 1e-6
+    p = psnr(a, b).item()
+    assert p >= 0.0
+    assert p == pytest.approx(psnr(b, a).item(), rel=1e-6)
+
+
+def test_metric_shape_errors() -> None:
+    with pytest.raises(ShapeError, match="same shape"):
+        psnr(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 9))
+    with pytest.raises(ShapeError, match="2-D"):
+        ssim(torch.zeros(8, 8), torch.zeros(8, 8))
+    with pytest.raises(ShapeError, match="at least 11x11"):
+        ssim(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8))
+    with pytest.raises(ValueError, match="window_size"):
+        ssim(torch.zeros(1, 3, 16, 16), torch.zeros(1, 3, 16, 16), window_size=4)
+    with pytest.raises(TypeError, match="Tensor"):
+        psnr(np.zeros((1, 3, 8, 8)), torch.zeros(1, 3, 8, 8))  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------- evaluate_paired
+
+
+def negation_pairs(n: int = 5) -> TensorDataset:
+    x = rand(n, 3, 16, 16) * 2 - 1
+    return TensorDataset(x, -x)
+
+
+def test_exactly_right_generator() -> None:
+    scores = evaluate_paired(Negate(), negation_pairs(), batch_size=2)
+    assert set(scores) == KEYS
+    assert scores["l1"] == 0.0
+    assert math.isinf(scores["psnr"])
+    assert scores["ssim"] == 1.0
+    assert scores["identity_l1"] > 0.5
+    assert scores["identity_ssim"] < 0.0
+    assert all(isinstance(v, float) for v in scores.values())
+
+
+def test_exactly_wrong_generator() -> None:
+    data = negation_pairs()
+    identity = evaluate_paired(nn.Identity(), data)
+    assert identity["l1"] == pytest.approx(identity["identity_l1"])
+    assert identity["psnr"] == pytest.approx(identity["identity_psnr"])
+    assert identity["ssim"] == pytest.approx(identity["identity_ssim"])
+    # exact expected L1 for predicting x when y = -x: mean |2x|
+    x = data.tensors[0]
+    assert identity["l1"] == pytest.approx((2 * x).abs().mean().item(), rel=1e-5)
+
+    class Opposite(nn.Module):  # the worst possible prediction in [-1, 1]
+        def forward(self, t: torch.Tensor) -> torch.Tensor:
+            return torch.where(-t >= 0, -1.0, 1.0)
+
+    worst = evaluate_paired(Opposite(), data)
+    assert worst["l1"] > identity["l1"] and worst["psnr"] < identity["psnr"]
+
+
+def test_accepts_loaders_iterables_and_single_items() -> None:
+    data = negation_pairs(4)
+    expected = evaluate_paired(nn.Identity(), data)
+    loader = DataLoader(data, batch_size=3)
+    from_loader = evaluate_paired(nn.Identity(), loader, device="cpu")
+    as_list = evaluate_paired(nn.Identity(), [(x, y) for x, y in loader])
+    singles = evaluate_paired(nn.Identity(), [data[i] for i in range(4)])
+    for other in (from_loader, as_list, singles):
+        for key in KEYS:
+            assert other[key] == pytest.approx(expected[key], rel=1e-6)
+
+
+def test_modes_restored_and_inference_mode_used() -> None:
+    model = Recorder()
+    model.train()
+    model.inner.eval()
+    evaluate_paired(model, negation_pairs(2))
+    assert model.seen and all(seen == (False, False, True) for seen in model.seen)
+    assert model.training and not model.inner.training
+
+    class Boom(Recorder):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            raise RuntimeError("boom")
+
+    failing = Boom()
+    failing.train()
+    with pytest.raises(RuntimeError, match="boom"):
+        evaluate_paired(failing, negation_pairs(2))
+    assert failing.training and failing.inner.training
+
+
+def test_bad_inputs() -> None:
+    with pytest.raises(ValueError, match="empty"):
+        evaluate_paired(nn.Identity(), [])
+    with pytest.raises(TypeError, match=r"\(x, y\) pair"):
+        evaluate_paired(nn.Identity(), [torch.zeros(1, 3, 16, 16)])
+    with pytest.raises(ShapeError, match="same shape"):
+        evaluate_paired(nn.Identity(), [(torch.zeros(1, 3, 16, 16), torch.zeros(1, 3, 12, 12))])
+    with pytest.raises(ShapeError, match="generator output"):
+        evaluate_paired(nn.Flatten(), negation_pairs(1))
+    with pytest.raises(ValueError, match="batch_size"):
+        evaluate_paired(nn.Identity(), negation_pairs(1), batch_size=0)
+
+
+def test_unpaired_dataset_requires_eval_mode(tmp_path: Path) -> None:
+    size = 16
+    for i in range(3):
+        img = Image.effect_mandelbrot((size, size), (-2 + i * 0.1, -1.5, 1, 1.5), 30).convert("RGB")
+        (tmp_path / "testA").mkdir(exist_ok=True)
+        (tmp_path / "testB").mkdir(exist_ok=True)
+        img.save(tmp_path / "testA" / f"{i}.png")
+        ImageOps.invert(img).save(tmp_path / "testB" / f"{i}.png")  # y = -x in [-1, 1]
+    train = UnpairedImageDataset(tmp_path / "testA", tmp_path / "testB", size=size)
+    with pytest.raises(ValueError, match="train=False"):
+        evaluate_paired(Negate(), train)
+    test = UnpairedImageDataset.from_root(tmp_path, "test", size=size, load_size=size)
+    scores = evaluate_paired(Negate(), test)
+    assert scores["l1"] < 1e-6
+    assert scores["psnr"] > 100
+    assert scores["ssim"] == pytest.approx(1.0, abs=1e-6)
+    assert scores["identity_l1"] > 0.1
