@@ -53,6 +53,21 @@ from unpaired_i2i.data import (
 )
 
 # --- training ---
+# isort: split
+from unpaired_i2i.training import (
+    LOSS_KEYS,
+    Callback,
+    CheckpointError,
+    CycleTrainer,
+    ModelCheckpoint,
+    NonFiniteLossError,
+    TrainConfig,
+    TrainerState,
+    linear_decay_factor,
+    linear_decay_lambda,
+    load_checkpoint_file,
+    save_checkpoint_file,
+)
 
 # --- inference / cli ---
 
@@ -60,20 +75,28 @@ __all__ = [
     "DATASET_NAMES",
     "DATASET_URL",
     "IMAGE_EXTENSIONS",
+    "LOSS_KEYS",
     "SEASONS",
+    "Callback",
+    "CheckpointError",
     "ConvDiscriminator",
     "ConvNormAct",
     "CorruptImageError",
     "CorruptImageWarning",
     "CycleGAN",
     "CycleGANTransform",
+    "CycleTrainer",
     "DownloadError",
     "GANLoss",
     "ImagePool",
+    "ModelCheckpoint",
+    "NonFiniteLossError",
     "ResidualBlock",
     "ResnetGenerator",
     "Season",
     "ShapeError",
+    "TrainConfig",
+    "TrainerState",
     "UnpairedImageDataset",
     "__version__",
     "cycle_consistency_loss",
@@ -85,11 +108,15 @@ __all__ = [
     "gan_loss",
     "identity_loss",
     "init_weights",
+    "linear_decay_factor",
+    "linear_decay_lambda",
     "list_images",
+    "load_checkpoint_file",
     "load_image",
     "make_season_dataset",
     "psnr",
     "real_mse_loss",
+    "save_checkpoint_file",
     "ssim",
     "to_rgb",
 ]

@@ -1,5 +1,37 @@
-"""Training: the image pool, the trainer, callbacks and checkpoints."""
+"""Training: the trainer, its config and state, callbacks, checkpoints, LR schedules, the pool."""
 
+from unpaired_i2i.training.callbacks import Callback, ModelCheckpoint
+from unpaired_i2i.training.checkpoint import (
+    CHECKPOINT_KEYS,
+    FORMAT_VERSION,
+    CheckpointError,
+    load_checkpoint_file,
+    save_checkpoint_file,
+)
 from unpaired_i2i.training.pool import ImagePool
+from unpaired_i2i.training.schedules import linear_decay_factor, linear_decay_lambda
+from unpaired_i2i.training.trainer import (
+    LOSS_KEYS,
+    CycleTrainer,
+    NonFiniteLossError,
+    TrainConfig,
+    TrainerState,
+)
 
-__all__ = ["ImagePool"]
+__all__ = [
+    "CHECKPOINT_KEYS",
+    "FORMAT_VERSION",
+    "LOSS_KEYS",
+    "Callback",
+    "CheckpointError",
+    "CycleTrainer",
+    "ImagePool",
+    "ModelCheckpoint",
+    "NonFiniteLossError",
+    "TrainConfig",
+    "TrainerState",
+    "linear_decay_factor",
+    "linear_decay_lambda",
+    "load_checkpoint_file",
+    "save_checkpoint_file",
+]

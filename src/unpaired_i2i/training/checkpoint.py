@@ -1,0 +1,301 @@
+"""Checkpoint files: an atomic writer and a safe (``weights_only``) reader.
+
+A training checkpoint is one ``torch.save`` file holding a dict of tensors and plain Python
+values only (dicts, lists, tuples, str, int, float, bool, None), so that it loads with
+``torch.load(path, weights_only=True)`` and loading never runs code from the file. Its
+top-level keys are :data:`CHECKPOINT_KEYS`; ``meta`` carries :data:`FORMAT_VERSION`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import shutil
+import uuid
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = [
+    "CHECKPOINT_KEYS",
+    "FORMAT_VERSION",
+    "CheckpointError",
+    "load_checkpoint_file",
+    "replace_with_copy",
+    "save_checkpoint_file",
+]
+
+FORMAT_VERSION = 1
+"""Version of the checkpoint layout written by :meth:`CycleTrainer.save_checkpoint`."""
+
+CHECKPOINT_KEYS: tuple[str, ...] = (
+    "meta",
+    "config",
+    "model",
+    "optimizer_g",
+    "optimizer_d",
+    "scheduler_g",
+    "scheduler_d",
+    "grad_scaler",
+    "pool_x",
+    "pool_y",
+    "rng",
+    "trainer",
+    "callbacks",
+)
+"""Top-level keys every training checkpoint has (callbacks may add more)."""
+
+StrPath = str | os.PathLike[str]
+
+_PLAIN_TYPES = (str, bytes, int, float, bool, complex, type(None), torch.dtype, torch.device)
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file cannot be written, read, or does not hold a training checkpoint.
+
+    The message always names the file. Raised for unreadable, truncated or foreign files, for
+    files that hold anything but tensors and plain Python values (they are refused without
+    running code from them), for a missing top-level key or another format version, and for
+    a checkpoint that does not fit the trainer it is loaded into.
+    """
+
+
+def _temp_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+
+
+def _fsync_dir(directory: Path) -> None:
+    # Make the rename durable; not possible on every platform (e.g. Windows), hence best effort.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _check_plain(obj: Any, where: str, seen: set[int]) -> None:
+    if isinstance(obj, torch.Tensor):
+        if type(obj) not in (torch.Tensor, torch.nn.Parameter):
+            raise TypeError(f"{where} is a tensor subclass {type(obj).__name__}")
+        return
+    if isinstance(obj, _PLAIN_TYPES) or isinstance(obj, torch.Size):
+        return
+    if isinstance(obj, dict | list | tuple | set | frozenset):
+        if id(obj) in seen:
+            return
+        seen.add(id(obj))
+        if isinstance(obj, dict):
+            for key, value in obj.items():
+                _check_plain(key, f"{where} key {key!r}", seen)
+                _check_plain(value, f"{where}[{key!r}]", seen)
+        else:
+            for i, value in enumerate(obj):
+                _check_plain(value, f"{where}[{i}]", seen)
+        return
+    raise TypeError(f"{where} is a {type(obj).__module__}.{type(obj).__qualname__}")
+
+
+def check_weights_only(obj: Any, path: StrPath = "<checkpoint>") -> None:
+    """Raise :class:`CheckpointError` unless ``obj`` holds only tensors and plain values.
+
+    Such an object is exactly what ``torch.load(..., weights_only=True)`` can read back.
+
+    Args:
+        obj: The object about to be saved.
+        path: The file it is meant for, named in the message.
+
+    Raises:
+        CheckpointError: ``obj`` holds another type; the message names the entry.
+    """
+    try:
+        _check_plain(obj, "checkpoint", set())
+    except TypeError as err:
+        raise CheckpointError(
+            f"cannot write checkpoint {os.fspath(path)}: {err}; checkpoints hold only tensors "
+            "and plain Python values (dict, list, tuple, str, int, float, bool, None) so that "
+            "they load with torch.load(weights_only=True)"
+        ) from None
+
+
+def save_checkpoint_file(obj: Mapping[str, Any], path: StrPath) -> Path:
+    """Write ``obj`` with :func:`torch.save` atomically: all of it or nothing.
+
+    The data goes to a temporary file in the same folder, is flushed and ``fsync``-ed, then
+    renamed over ``path`` with :func:`os.replace` (atomic on POSIX and Windows); the folder is
+    ``fsync``-ed where the platform allows. If anything fails, the temporary file is removed
+    and an existing file at ``path`` is left as it was. Missing parent folders are created.
+
+    Args:
+        obj: The checkpoint: tensors and plain Python values only.
+        path: Destination file.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        CheckpointError: ``obj`` holds a type ``weights_only`` loading refuses, or writing
+            failed (the message names the file; the cause is chained).
+
+    Example:
+        >>> import tempfile, torch
+        >>> folder = tempfile.mkdtemp()
+        >>> path = save_checkpoint_file({"w": torch.ones(2)}, f"{folder}/a.pt")
+        >>> torch.load(path, weights_only=True)["w"].tolist()
+        [1.0, 1.0]
+    """
+    target = Path(os.fspath(path))
+    check_weights_only(obj, target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CheckpointError(f"cannot create the folder of checkpoint {target}: {err}") from err
+    tmp = _temp_path(target)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException as err:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(err, Exception):
+            raise CheckpointError(f"cannot write checkpoint {target}: {err}") from err
+        raise
+    _fsync_dir(target.parent)
+    return target
+
+
+def replace_with_copy(source: StrPath, target: StrPath) -> Path:
+    """Atomically make ``target`` a copy of the finished file ``source``.
+
+    Hard-links ``source`` to a temporary name next to ``target`` (copying and ``fsync``-ing
+    where links are not supported) and renames it over ``target``. Used for ``last.pt``.
+
+    Args:
+        source: An existing, completely written file.
+        target: The file to replace.
+
+    Returns:
+        ``target`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        CheckpointError: The copy or rename failed; ``target`` is left as it was.
+    """
+    src = Path(os.fspath(source))
+    dst = Path(os.fspath(target))
+    tmp = _temp_path(dst)
+    try:
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+        os.replace(tmp, dst)
+    except BaseException as err:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(err, Exception):
+            raise CheckpointError(f"cannot update checkpoint {dst} from {src}: {err}") from err
+        raise
+    _fsync_dir(dst.parent)
+    return dst
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
+def load_checkpoint_file(
+    path: StrPath,
+    *,
+    map_location: str | torch.device = "cpu",
+    required_keys: Iterable[str] | None = CHECKPOINT_KEYS,
+) -> dict[str, Any]:
+    """Read a checkpoint with ``torch.load(..., weights_only=True)`` and check its layout.
+
+    Loading never runs code from the file: anything but tensors and plain Python values is
+    refused.
+
+    Args:
+        path: The checkpoint file.
+        map_location: Where tensors are loaded (RNG states must stay on the CPU, so the trainer
+            loads to ``"cpu"`` and moves what it needs).
+        required_keys: Top-level keys that must be present (default: :data:`CHECKPOINT_KEYS`,
+            plus ``meta["format_version"] == FORMAT_VERSION``); ``None`` skips the layout check.
+
+    Returns:
+        The checkpoint dict.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        CheckpointError: The file is truncated, foreign, holds other objects than tensors and
+            plain values, lacks a required key or has another format version.
+    """
+    file = Path(os.fspath(path))
+    if not file.exists():
+        raise FileNotFoundError(f"checkpoint not found: {file}")
+    try:
+        loaded = torch.load(file, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(
+            f"refused to load checkpoint {file}: it is not a torch checkpoint of tensors and plain "
+            f"values (corrupt, foreign or unsafe; nothing in it was run): {_first_line(err)}"
+        ) from None
+    except Exception as err:
+        raise CheckpointError(
+            f"cannot read checkpoint {file} (truncated or not a torch checkpoint): "
+            f"{type(err).__name__}: {_first_line(err)}"
+        ) from err
+    if required_keys is None:
+        if not isinstance(loaded, dict):
+            raise CheckpointError(
+                f"checkpoint {file} holds a {type(loaded).__name__}, expected a dict"
+            )
+        return loaded
+    return validate_checkpoint(loaded, file, required_keys=required_keys)
+
+
+def validate_checkpoint(
+    checkpoint: Any, source: StrPath, *, required_keys: Iterable[str] = CHECKPOINT_KEYS
+) -> dict[str, Any]:
+    """Check that ``checkpoint`` has the training-checkpoint layout this version reads.
+
+    Args:
+        checkpoint: A loaded checkpoint.
+        source: Where it came from, named in messages.
+        required_keys: Top-level keys that must be present.
+
+    Returns:
+        ``checkpoint``.
+
+    Raises:
+        CheckpointError: Not a dict, a required key is missing, or the format version differs.
+    """
+    where = os.fspath(source)
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(
+            f"checkpoint {where} holds a {type(checkpoint).__name__}, expected a dict with keys "
+            f"{list(required_keys)}"
+        )
+    meta = checkpoint.get("meta")
+    version = meta.get("format_version") if isinstance(meta, dict) else None
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"checkpoint {where} has format version {version!r}; this version of unpaired-i2i "
+            f"reads format version {FORMAT_VERSION} (is it a training checkpoint?)"
+        )
+    missing = [key for key in required_keys if key not in checkpoint]
+    if missing:
+        raise CheckpointError(f"checkpoint {where} lacks the keys {missing}")
+    return checkpoint
