@@ -23,6 +23,7 @@ from unpaired_i2i import (
     ModelCheckpoint,
     TrainConfig,
     load_checkpoint_file,
+    load_cyclegan,
     save_checkpoint_file,
 )
 from unpaired_i2i.training.checkpoint import CHECKPOINT_KEYS, FORMAT_VERSION
@@ -264,6 +265,7 @@ def test_checkpoint_round_trip_restores_every_component(tmp_path: Path) -> None:
         "torch_version": str(torch.__version__),
         "world_size": 1,
         "format_version": FORMAT_VERSION,
+        "model_config": trainer.model.get_config(),
     }
     assert type(meta["torch_version"]) is str
     assert raw["config"] == CONFIG.to_dict()
@@ -523,3 +525,46 @@ def test_callbacks_can_add_entries(tmp_path: Path) -> None:
         tmp_path / "a.pt"
     )
     assert torch.equal(cb.loaded, torch.arange(3.0))
+
+
+# ----------------------------------------------------------------------------- load_cyclegan
+def test_load_cyclegan_rebuilds_architecture_and_weights(tmp_path: Path) -> None:
+    trainer = CycleTrainer(make_model(), CONFIG, device="cpu")
+    trainer.fit(make_batches(2), max_steps=2)
+    path = trainer.save_checkpoint(tmp_path / "a.pt")
+
+    model = load_cyclegan(path)
+    assert isinstance(model, CycleGAN)
+    assert not model.training
+    assert model.get_config() == trainer.model.get_config()
+    assert_same_weights(trainer.model, model)
+    x = torch.rand(1, 3, SIZE, SIZE) * 2 - 1
+    trainer.model.eval()
+    torch.testing.assert_close(model.g_xy(x), trainer.model.g_xy(x), rtol=0, atol=0)
+
+
+def test_load_cyclegan_prefers_ema_weights(tmp_path: Path) -> None:
+    trainer = CycleTrainer(make_model(), CONFIG, device="cpu")
+    trainer.fit(make_batches(1), max_steps=1)
+    checkpoint = trainer.state_dict()
+    ema_g_xy = {k: torch.zeros_like(v) for k, v in checkpoint["model"]["g_xy"].items()}
+    checkpoint["callbacks"]["EMA"] = {"g_xy": ema_g_xy, "g_yx": checkpoint["model"]["g_yx"]}
+    path = tmp_path / "ema.pt"
+    save_checkpoint_file(checkpoint, path)
+
+    with_ema = load_cyclegan(path)
+    assert all(float(p.detach().abs().sum()) == 0.0 for p in with_ema.g_xy.parameters())
+    without = load_cyclegan(path, use_ema=False)
+    assert_same_weights(trainer.model, without)
+
+
+def test_load_cyclegan_refuses_checkpoint_without_architecture(tmp_path: Path) -> None:
+    trainer = CycleTrainer(make_model(), CONFIG, device="cpu")
+    checkpoint = trainer.state_dict()
+    checkpoint["meta"]["model_config"] = None
+    path = tmp_path / "custom.pt"
+    save_checkpoint_file(checkpoint, path)
+    with pytest.raises(CheckpointError, match="architecture"):
+        load_cyclegan(path)
+    with pytest.raises(FileNotFoundError):
+        load_cyclegan(tmp_path / "missing.pt")

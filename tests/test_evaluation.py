@@ -15,7 +15,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from unpaired_i2i import ShapeError
-from unpaired_i2i.data import UnpairedImageDataset, evaluate_paired, psnr, ssim
+from unpaired_i2i.data import ColorTransfer, UnpairedImageDataset, evaluate_paired, psnr, ssim
 
 KEYS = {"l1", "psnr", "ssim", "identity_l1", "identity_psnr", "identity_ssim"}
 
@@ -222,3 +222,48 @@ def test_unpaired_dataset_requires_eval_mode(tmp_path: Path) -> None:
     assert scores["psnr"] > 100
     assert scores["ssim"] == pytest.approx(1.0, abs=1e-6)
     assert scores["identity_l1"] > 0.1
+
+
+# ----------------------------------------------------------------------------- ColorTransfer
+def test_color_transfer_matches_channel_statistics() -> None:
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(4, 3, 8, 8, generator=g) * 0.4 - 0.6  # dark, low contrast
+    y = torch.rand(4, 3, 8, 8, generator=g) * 0.8 + 0.1  # bright, more contrast
+    baseline = ColorTransfer.fit([(x[:2], y[:2]), (x[2:], y[2:])])
+    out = baseline(x)
+    assert out.shape == x.shape
+    for c in range(3):
+        torch.testing.assert_close(out[:, c].mean(), y[:, c].mean(), atol=1e-4, rtol=0)
+        torch.testing.assert_close(
+            out[:, c].std(unbiased=False), y[:, c].std(unbiased=False), atol=1e-4, rtol=0
+        )
+
+
+def test_color_transfer_fits_from_dataset_and_clamps() -> None:
+    x = torch.full((6, 3, 4, 4), -0.9)
+    x[:, :, 0, 0] = -0.8
+    y = torch.full((6, 3, 4, 4), 0.9)
+    y[:, :, 0, 0] = 0.1
+    baseline = ColorTransfer.fit(TensorDataset(x, y), batch_size=4)
+    out = baseline(torch.ones(1, 3, 4, 4))  # far outside X's range: clamped
+    assert torch.equal(out, torch.ones_like(out))  # far above Y's range: clamped to 1
+    torch.testing.assert_close(baseline.mean_y.flatten(), torch.full((3,), 0.9 - 0.8 / 16))
+
+
+def test_color_transfer_scores_between_identity_and_perfect() -> None:
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(8, 3, 16, 16, generator=g) * 2 - 1
+    y = (x * 0.5 + 0.3).clamp(-1, 1)  # an exact per-channel affine colour map
+    baseline = ColorTransfer.fit([(x, y)])
+    metrics = evaluate_paired(baseline, [(x, y)])
+    assert metrics["l1"] < 1e-4 < metrics["identity_l1"]
+
+
+def test_color_transfer_errors() -> None:
+    with pytest.raises(ValueError, match="empty"):
+        ColorTransfer.fit([])
+    with pytest.raises(ShapeError, match="shape"):
+        ColorTransfer(torch.zeros(3), torch.ones(3), torch.zeros(2), torch.ones(3))
+    baseline = ColorTransfer(torch.zeros(3), torch.ones(3), torch.zeros(3), torch.ones(3))
+    with pytest.raises(ShapeError, match="channels"):
+        baseline(torch.zeros(1, 2, 4, 4))

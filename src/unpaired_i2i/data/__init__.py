@@ -18,7 +18,7 @@ from unpaired_i2i.data.datasets import (
     load_image,
 )
 from unpaired_i2i.data.download import DATASET_NAMES, DATASET_URL, DownloadError, download_dataset
-from unpaired_i2i.data.evaluation import evaluate_paired, psnr, ssim
+from unpaired_i2i.data.evaluation import ColorTransfer, evaluate_paired, psnr, ssim
 from unpaired_i2i.data.synthetic import SEASONS, Season, draw_scene, make_season_dataset
 from unpaired_i2i.data.transforms import CycleGANTransform, default_load_size, to_rgb
 
@@ -27,6 +27,7 @@ __all__ = [
     "DATASET_URL",
     "IMAGE_EXTENSIONS",
     "SEASONS",
+    "ColorTransfer",
     "CorruptImageError",
     "CorruptImageWarning",
     "CycleGANTransform",

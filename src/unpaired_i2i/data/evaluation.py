@@ -16,9 +16,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from unpaired_i2i._checks import ShapeError
+from unpaired_i2i._checks import ShapeError, check_image_batch
 
-__all__ = ["evaluate_paired", "psnr", "ssim"]
+__all__ = ["ColorTransfer", "evaluate_paired", "psnr", "ssim"]
 
 
 def _check_pair(pred: torch.Tensor, target: torch.Tensor, fn: str) -> None:
@@ -300,3 +300,94 @@ def evaluate_paired(
     if count == 0:
         raise ValueError("evaluate_paired got no data: the dataset or iterable is empty")
     return {key: (math.inf if math.isinf(value) else value / count) for key, value in sums.items()}
+
+
+class ColorTransfer(nn.Module):
+    """Plain colour-transfer baseline: match each channel's mean and spread from X to Y.
+
+    ``out = clamp((x - mean_x) / std_x * std_y + mean_y, -1, 1)`` per RGB channel, with the
+    statistics of all training pixels of each domain (a global version of Reinhard et al. 2001).
+    It learns no structure, only the average colour shift, so a translation model worth its
+    training scores clearly better than it under :func:`evaluate_paired`.
+
+    Args:
+        mean_x: Per-channel mean of domain X, shape ``(C,)``.
+        std_x: Per-channel standard deviation of domain X, shape ``(C,)``.
+        mean_y: Per-channel mean of domain Y, shape ``(C,)``.
+        std_y: Per-channel standard deviation of domain Y, shape ``(C,)``.
+
+    Shape:
+        - Input: ``(N, C, H, W)`` in ``[-1, 1]``.
+        - Output: ``(N, C, H, W)`` in ``[-1, 1]``.
+
+    Example:
+        >>> import torch
+        >>> x = torch.zeros(2, 3, 4, 4) - 0.5
+        >>> y = torch.zeros(2, 3, 4, 4) + 0.5
+        >>> baseline = ColorTransfer.fit([(x, y)])
+        >>> baseline(x).mean().item()
+        0.5
+    """
+
+    mean_x: torch.Tensor
+    std_x: torch.Tensor
+    mean_y: torch.Tensor
+    std_y: torch.Tensor
+
+    def __init__(
+        self, mean_x: torch.Tensor, std_x: torch.Tensor, mean_y: torch.Tensor, std_y: torch.Tensor
+    ) -> None:
+        super().__init__()
+        shapes = {tuple(t.shape) for t in (mean_x, std_x, mean_y, std_y)}
+        if len(shapes) != 1 or len(next(iter(shapes))) != 1:
+            raise ShapeError(
+                "ColorTransfer expects mean_x, std_x, mean_y and std_y of one shape (C,); "
+                f"got {[tuple(t.shape) for t in (mean_x, std_x, mean_y, std_y)]}"
+            )
+        for name, t in (("mean_x", mean_x), ("std_x", std_x), ("mean_y", mean_y), ("std_y", std_y)):
+            self.register_buffer(name, t.detach().float().clone().view(1, -1, 1, 1))
+
+    @classmethod
+    def fit(cls, data: Dataset[Any] | Iterable[Any], *, batch_size: int = 16) -> ColorTransfer:
+        """Estimate the per-channel statistics from ``(x, y)`` pairs or batches.
+
+        Args:
+            data: A Dataset of ``(x, y)`` items or an iterable of ``(x, y)`` batches, values in
+                ``[-1, 1]`` (x and y need not be true pairs: only their statistics are used).
+            batch_size: Batch size used when ``data`` is a Dataset.
+
+        Returns:
+            The fitted baseline.
+
+        Raises:
+            ValueError: ``data`` is empty.
+        """
+        batches: Iterable[Any]
+        if isinstance(data, Dataset):
+            batches = DataLoader(data, batch_size=batch_size, shuffle=False, num_workers=0)
+        else:
+            batches = data
+        sums: dict[str, torch.Tensor] = {}
+        counts = {"x": 0, "y": 0}
+        with torch.inference_mode():
+            for index, item in enumerate(batches):
+                x, y = _as_batch(item, index)
+                for key, t in (("x", x), ("y", y)):
+                    flat = t.double().transpose(0, 1).flatten(1)  # (C, N*H*W)
+                    sums[f"s{key}"] = sums.get(f"s{key}", 0) + flat.sum(1)
+                    sums[f"q{key}"] = sums.get(f"q{key}", 0) + flat.square().sum(1)
+                    counts[key] += flat.shape[1]
+        if not counts["x"]:
+            raise ValueError("ColorTransfer.fit got no data: the dataset or iterable is empty")
+        stats: list[torch.Tensor] = []
+        for key in ("x", "y"):
+            mean = sums[f"s{key}"] / counts[key]
+            var = (sums[f"q{key}"] / counts[key] - mean.square()).clamp_min(1e-12)
+            stats += [mean.float(), var.sqrt().float()]
+        return cls(*stats)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Shift and scale each channel of ``x`` from X's statistics to Y's."""
+        check_image_batch(x, module="ColorTransfer", channels=self.mean_x.shape[1])
+        out = (x - self.mean_x) / self.std_x * self.std_y + self.mean_y
+        return out.clamp(-1.0, 1.0)

@@ -302,6 +302,11 @@ class ResnetGenerator(nn.Module):
         )
 
     @property
+    def min_size(self) -> int:
+        """Smallest legal ``H`` / ``W`` (reflect-padded blocks need a bottleneck of 2 px)."""
+        return self._min_size
+
+    @property
     def downsampling_factor(self) -> int:
         """Total downsampling factor ``2 ** n_downsampling``; H and W must be divisible by it."""
         return int(2**self.n_downsampling)

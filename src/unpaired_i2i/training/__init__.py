@@ -1,11 +1,23 @@
 """Training: the trainer, its config and state, callbacks, checkpoints, LR schedules, the pool."""
 
-from unpaired_i2i.training.callbacks import Callback, ModelCheckpoint
+from unpaired_i2i.training.callbacks import (
+    EMA,
+    Callback,
+    LossPlot,
+    MetricsFormat,
+    MetricsLogger,
+    ModelCheckpoint,
+    ProgressBar,
+    SampleGrid,
+    TensorBoardLogger,
+    translation_grid,
+)
 from unpaired_i2i.training.checkpoint import (
     CHECKPOINT_KEYS,
     FORMAT_VERSION,
     CheckpointError,
     load_checkpoint_file,
+    load_cyclegan,
     save_checkpoint_file,
 )
 from unpaired_i2i.training.pool import ImagePool
@@ -20,18 +32,27 @@ from unpaired_i2i.training.trainer import (
 
 __all__ = [
     "CHECKPOINT_KEYS",
+    "EMA",
     "FORMAT_VERSION",
     "LOSS_KEYS",
     "Callback",
     "CheckpointError",
     "CycleTrainer",
     "ImagePool",
+    "LossPlot",
+    "MetricsFormat",
+    "MetricsLogger",
     "ModelCheckpoint",
     "NonFiniteLossError",
+    "ProgressBar",
+    "SampleGrid",
+    "TensorBoardLogger",
     "TrainConfig",
     "TrainerState",
     "linear_decay_factor",
     "linear_decay_lambda",
     "load_checkpoint_file",
+    "load_cyclegan",
     "save_checkpoint_file",
+    "translation_grid",
 ]

@@ -19,11 +19,14 @@ from typing import Any
 
 import torch
 
+from unpaired_i2i.models.cyclegan import CycleGAN
+
 __all__ = [
     "CHECKPOINT_KEYS",
     "FORMAT_VERSION",
     "CheckpointError",
     "load_checkpoint_file",
+    "load_cyclegan",
     "replace_with_copy",
     "save_checkpoint_file",
 ]
@@ -299,3 +302,53 @@ def validate_checkpoint(
     if missing:
         raise CheckpointError(f"checkpoint {where} lacks the keys {missing}")
     return checkpoint
+
+
+def load_cyclegan(
+    path: StrPath, *, use_ema: bool = True, map_location: str | torch.device = "cpu"
+) -> CycleGAN:
+    """Rebuild the trained :class:`~unpaired_i2i.CycleGAN` stored in a training checkpoint.
+
+    The architecture comes from ``checkpoint["meta"]["model_config"]`` and the weights from
+    ``checkpoint["model"]``; with ``use_ema`` the generators take the averaged weights of an
+    :class:`~unpaired_i2i.EMA` callback when the checkpoint holds them. The networks are
+    returned in eval mode. The file is read with ``weights_only=True``.
+
+    Args:
+        path: A checkpoint written by :meth:`CycleTrainer.save_checkpoint` or
+            :class:`~unpaired_i2i.ModelCheckpoint`.
+        use_ema: Prefer the EMA generator weights when present.
+        map_location: Device the weights are loaded to.
+
+    Returns:
+        The model, on ``map_location``, in eval mode.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        CheckpointError: The file is not a training checkpoint, or it does not record the
+            architecture (models built from custom networks: rebuild the model yourself and use
+            :meth:`CycleTrainer.load_checkpoint`).
+    """
+    checkpoint = load_checkpoint_file(path, map_location=map_location)
+    where = os.fspath(path)
+    config = checkpoint["meta"].get("model_config")
+    if not isinstance(config, dict):
+        raise CheckpointError(
+            f"checkpoint {where} does not record the model architecture (meta.model_config is "
+            "missing: the model was built from custom networks); build the model yourself and "
+            "use CycleTrainer.load_checkpoint"
+        )
+    try:
+        model = CycleGAN.from_config(config)
+        for name in ("g_xy", "g_yx", "d_x", "d_y"):
+            getattr(model, name).load_state_dict(checkpoint["model"][name])
+        ema = checkpoint.get("callbacks", {}).get("EMA") if use_ema else None
+        if isinstance(ema, dict) and "g_xy" in ema and "g_yx" in ema:
+            model.g_xy.load_state_dict(ema["g_xy"])
+            model.g_yx.load_state_dict(ema["g_yx"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise CheckpointError(
+            f"checkpoint {where} does not hold a loadable model: {type(err).__name__}: "
+            f"{_first_line(err)}"
+        ) from err
+    return model.to(map_location).eval()

@@ -987,7 +987,9 @@ class CycleTrainer:
         """Return the full training checkpoint (what :meth:`save_checkpoint` writes).
 
         Top-level keys: ``meta`` (``library_version``, ``torch_version``, ``world_size``,
-        ``format_version``), ``config`` (:meth:`TrainConfig.to_dict`), ``model`` (the state
+        ``format_version``, ``model_config``: the architecture from
+        :meth:`CycleGAN.get_config`, or ``None`` for custom networks), ``config``
+        (:meth:`TrainConfig.to_dict`), ``model`` (the state
         dicts of ``g_xy``, ``g_yx``, ``d_x``, ``d_y``), ``optimizer_g``, ``optimizer_d``,
         ``scheduler_g``, ``scheduler_d``, ``grad_scaler`` (``None`` unless fp16), ``pool_x``,
         ``pool_y``, ``rng`` (``current`` and, inside an epoch, ``epoch_start``: torch CPU,
@@ -1018,6 +1020,7 @@ class CycleTrainer:
                 "torch_version": str(torch.__version__),
                 "world_size": int(world_size),
                 "format_version": FORMAT_VERSION,
+                "model_config": self._model_config(),
             },
             "config": self.config.to_dict(),
             "model": {name: getattr(self.model, name).state_dict() for name in _NETWORKS},
@@ -1039,6 +1042,17 @@ class CycleTrainer:
             cb.on_checkpoint_save(self, checkpoint)
         self._check_finite_tensors(checkpoint)
         return checkpoint
+
+    def _model_config(self) -> dict[str, dict[str, Any]] | None:
+        """The architecture for :func:`load_cyclegan`, or ``None`` for custom networks."""
+        get_config = getattr(self.model, "get_config", None)
+        if get_config is None:
+            return None
+        try:
+            config: dict[str, dict[str, Any]] = get_config()
+        except (TypeError, ValueError):
+            return None
+        return config
 
     def _check_fits(self, checkpoint: Mapping[str, Any], where: str) -> None:
         """Refuse a checkpoint of another layout before anything is loaded."""
