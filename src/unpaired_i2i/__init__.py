@@ -83,6 +83,10 @@ from unpaired_i2i.training import (
 # isort: split
 from unpaired_i2i.inference import export_generator, load_exported, translate
 
+# --- benchmarks ---
+# isort: split
+from unpaired_i2i.bench import BenchVariant, benchmark_train_step, machine_info, run_benchmarks
+
 __all__ = [
     "DATASET_NAMES",
     "DATASET_URL",
@@ -90,6 +94,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "LOSS_KEYS",
     "SEASONS",
+    "BenchVariant",
     "Callback",
     "CheckpointError",
     "ColorTransfer",
@@ -119,6 +124,7 @@ __all__ = [
     "TrainerState",
     "UnpairedImageDataset",
     "__version__",
+    "benchmark_train_step",
     "cycle_consistency_loss",
     "default_load_size",
     "download_dataset",
@@ -136,9 +142,11 @@ __all__ = [
     "load_cyclegan",
     "load_exported",
     "load_image",
+    "machine_info",
     "make_season_dataset",
     "psnr",
     "real_mse_loss",
+    "run_benchmarks",
     "save_checkpoint_file",
     "ssim",
     "to_rgb",

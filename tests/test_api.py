@@ -1,0 +1,49 @@
+"""The public API is flat, documented and typed."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import pytest
+
+import unpaired_i2i
+from unpaired_i2i import BenchVariant, benchmark_train_step, run_benchmarks
+
+
+def test_every_public_name_is_exported_and_documented() -> None:
+    assert len(unpaired_i2i.__all__) == len(set(unpaired_i2i.__all__))
+    for name in unpaired_i2i.__all__:
+        obj = getattr(unpaired_i2i, name)
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            assert inspect.getdoc(obj), f"{name} has no docstring"
+            if inspect.isfunction(obj):
+                hints = inspect.signature(obj)
+                assert hints.return_annotation is not inspect.Signature.empty, name
+
+
+def test_package_is_typed() -> None:
+    assert (Path(unpaired_i2i.__file__).parent / "py.typed").is_file()
+
+
+def test_benchmark_reports_ratio_against_eager_fp32() -> None:
+    results = run_benchmarks(
+        [BenchVariant("channels_last", channels_last=True)],
+        size=32,
+        n_blocks=1,
+        base_channels=2,
+        steps=2,
+        warmup=0,
+        device="cpu",
+    )
+    assert [r["variant"]["name"] for r in results] == ["eager-fp32", "channels_last"]
+    base, other = results
+    assert base["speedup_vs_eager_fp32"] == 1.0
+    assert other["speedup_vs_eager_fp32"] == pytest.approx(base["median_s"] / other["median_s"])
+    assert base["machine"]["device"] == "cpu" and base["losses_finite"]
+
+
+@pytest.mark.parametrize(("kw", "match"), [({"steps": 0}, "steps"), ({"warmup": -1}, "warmup")])
+def test_benchmark_rejects_bad_counts(kw: dict[str, int], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        benchmark_train_step(size=16, n_blocks=1, base_channels=2, **kw)  # type: ignore[arg-type]

@@ -1,0 +1,284 @@
+"""End-to-end tests of the ``unpaired-i2i`` command line on tiny settings."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from unpaired_i2i import load_cyclegan
+from unpaired_i2i.cli import DEMO_DEFAULTS, main
+
+TINY = [
+    "--size", "32", "--base-channels", "4", "--d-base-channels", "4", "--n-blocks", "1",
+    "--n-train", "6", "--n-test", "2", "--epochs", "1", "--decay-epochs", "1",
+    "--log-every", "1", "--sample-every", "4", "--checkpoint-every", "4", "--pool-size", "3",
+    "--no-progress", "--seed", "3",
+]  # fmt: skip
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "run"
+    assert main(["train", "--demo", "--out", str(out), *TINY]) == 0
+    return out
+
+
+def test_demo_run_leaves_every_artifact(demo_run: Path) -> None:
+    out = demo_run
+    assert (out / "checkpoints" / "last.pt").is_file()
+    assert (out / "samples" / "latest.png").is_file()
+    assert (out / "loss_plot.png").is_file()
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert [int(r["step"]) for r in rows] == list(range(1, 13))  # 6 images x 2 epochs, log_every 1
+    report = json.loads((out / "eval.json").read_text())
+    for key in ("l1", "psnr", "ssim", "identity_l1", "color_transfer_l1"):
+        assert isinstance(report[key], float)
+    assert report["step"] == 12
+    with Image.open(out / "samples" / "latest.png") as grid:
+        assert grid.width > 3 * 32 and grid.height > 2 * 32
+    model = load_cyclegan(out / "checkpoints" / "last.pt")
+    assert model.g_xy(torch.zeros(1, 3, 32, 32)).shape == (1, 3, 32, 32)
+
+
+def test_demo_prints_where_things_are(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(
+        ["train", "--demo", "--out", str(tmp_path / "r"), *TINY, "--max-steps", "2"], capsys
+    )
+    assert code == 0, err
+    for word in (
+        "run folder",
+        "checkpoints",
+        "samples",
+        "loss plot",
+        "metrics",
+        "evaluation",
+        "paired test L1",
+    ):
+        assert word in out
+
+
+def test_resume_auto_after_interruption_matches_straight_run(
+    demo_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "interrupted"
+    # Interrupted mid-epoch after 5 steps (the process "dies" after its last checkpoint) ...
+    assert main(["train", "--demo", "--out", str(out), *TINY, "--max-steps", "5"]) == 0
+    # ... and continued with --resume auto up to the same total as the straight run.
+    code, stdout, err = run(
+        ["train", "--demo", "--out", str(out), *TINY, "--resume", "auto"], capsys
+    )
+    assert code == 0, err
+    assert "resumed from" in stdout
+    straight = torch.load(demo_run / "checkpoints" / "last.pt", weights_only=True)
+    resumed = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
+    assert straight["trainer"]["step"] == resumed["trainer"]["step"] == 12
+    for net in ("g_xy", "g_yx", "d_x", "d_y"):
+        for key, value in straight["model"][net].items():
+            assert torch.equal(value, resumed["model"][net][key]), f"{net}.{key}"
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert [int(r["step"]) for r in rows] == list(range(1, 13))
+
+
+def test_resume_auto_after_ctrl_c_matches_straight_run(
+    demo_run: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from unpaired_i2i.training import trainer as trainer_module
+
+    real_step = trainer_module.CycleTrainer.train_step
+    calls = {"n": 0}
+
+    def interrupted_step(self: object, real_x: torch.Tensor, real_y: torch.Tensor) -> object:
+        calls["n"] += 1
+        if calls["n"] == 7:  # Ctrl-C during step 7: the last checkpoint is the one at step 4
+            raise KeyboardInterrupt
+        return real_step(self, real_x, real_y)  # type: ignore[arg-type]
+
+    out = tmp_path / "ctrl-c"
+    monkeypatch.setattr(trainer_module.CycleTrainer, "train_step", interrupted_step)
+    code, _, err = run(["train", "--demo", "--out", str(out), *TINY], capsys)
+    assert code == 130 and "--resume auto" in err and len(err.strip().splitlines()) == 1
+    saved = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
+    assert saved["trainer"]["step"] < 7
+    monkeypatch.setattr(trainer_module.CycleTrainer, "train_step", real_step)
+
+    code, stdout, err = run(
+        ["train", "--demo", "--out", str(out), *TINY, "--resume", "auto"], capsys
+    )
+    assert code == 0, err
+    assert f"at step {saved['trainer']['step']}" in stdout
+    straight = torch.load(demo_run / "checkpoints" / "last.pt", weights_only=True)
+    resumed = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
+    for net in ("g_xy", "g_yx", "d_x", "d_y"):
+        for key, value in straight["model"][net].items():
+            assert torch.equal(value, resumed["model"][net][key]), f"{net}.{key}"
+
+
+def test_resume_auto_without_checkpoint_starts_fresh(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(
+        [
+            "train",
+            "--demo",
+            "--out",
+            str(tmp_path / "r"),
+            *TINY,
+            "--max-steps",
+            "1",
+            "--resume",
+            "auto",
+        ],
+        capsys,
+    )
+    assert code == 0 and "starting a new run" in out
+
+
+def test_translate_and_export(
+    demo_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    images = tmp_path / "in"
+    images.mkdir()
+    Image.new("RGB", (40, 28), (10, 120, 30)).save(images / "a.png")
+    Image.new("L", (32, 32), 200).save(images / "b.jpg")
+    code, out, err = run(
+        ["translate", str(demo_run), str(images), "--out", str(tmp_path / "out")], capsys
+    )
+    assert code == 0, err
+    assert str(tmp_path / "out") in out
+    with Image.open(tmp_path / "out" / "a.png") as a:
+        assert a.size == (40, 28)
+    assert (tmp_path / "out" / "b.png").exists()
+    target = tmp_path / "g.pt"
+    code, _out, err = run(
+        [
+            "export",
+            str(demo_run / "checkpoints" / "last.pt"),
+            "--out",
+            str(target),
+            "--size",
+            "32",
+            "--direction",
+            "yx",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    scripted = torch.jit.load(str(target))
+    model = load_cyclegan(demo_run / "checkpoints" / "last.pt")
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    torch.testing.assert_close(scripted(x), model.g_yx(x))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train"], "one of the arguments --data --demo is required"),
+        (
+            ["train", "--demo", "--size", "abc"],
+            "argument --size: expected a positive integer, got 'abc'",
+        ),
+        (["train", "--demo", "--size", "30"], "needs a multiple of 4"),
+        (["train", "--demo", "--ema", "2"], "argument --ema: expected a number in [0, 1)"),
+        (["train", "--data", "/nonexistent/folder"], "argument --data: folder not found"),
+        (
+            ["train", "--demo", "--device", "cuda:9"]
+            if not torch.cuda.is_available()
+            else ["train", "--demo", "--device", "tpu"],
+            "argument --device",
+        ),
+        (
+            ["train", "--demo", "--resume", "/nonexistent.pt"],
+            "argument --resume: checkpoint not found",
+        ),
+        (["translate", "/nonexistent.pt", "x.png", "--out", "o"], "argument checkpoint: not found"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_bad_arguments_get_one_line(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _out, err = run(args, capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("unpaired-i2i") and message in lines[0]
+    assert "Traceback" not in err
+
+
+def test_runtime_errors_get_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"garbage")
+    code, _, err = run(["export", str(bad), "--out", str(tmp_path / "g.pt")], capsys)
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "bad.pt" in err
+    code, _, err = run(["download", "not_a_dataset", "--root", str(tmp_path)], capsys)
+    assert code == 1 and "not_a_dataset" in err and len(err.strip().splitlines()) == 1
+
+
+def test_resume_with_other_architecture_is_refused(
+    demo_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["train", "--demo", "--out", str(demo_run), *TINY, "--resume", "auto"]
+    args[args.index("--base-channels") + 1] = "8"
+    code, _, err = run(args, capsys)
+    assert code == 1 and "does not fit" in err and len(err.strip().splitlines()) == 1
+
+
+def test_bench_command_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "bench.json"
+    code, out, err = run(
+        [
+            "bench",
+            "--size",
+            "32",
+            "--n-blocks",
+            "1",
+            "--base-channels",
+            "4",
+            "--steps",
+            "2",
+            "--warmup",
+            "1",
+            "--variants",
+            "eager-fp32",
+            "channels_last",
+            "--json",
+            str(target),
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    results = json.loads(target.read_text())
+    assert [r["variant"]["name"] for r in results] == ["eager-fp32", "channels_last"]
+    assert results[0]["speedup_vs_eager_fp32"] == 1.0
+    assert all(r["median_s"] > 0 and r["losses_finite"] for r in results)
+    assert "vs eager fp32" in out
+
+
+def test_python_dash_m_entry_point() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "unpaired_i2i", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0 and proc.stdout.startswith("unpaired-i2i ")
+
+
+def test_demo_defaults_are_small_enough_for_a_cpu() -> None:
+    assert DEMO_DEFAULTS["size"] <= 128 and DEMO_DEFAULTS["base_channels"] <= 32
