@@ -528,3 +528,9 @@ def test_nan_loss_stops_before_the_next_checkpoint(tmp_path: Any) -> None:
     with pytest.raises(NonFiniteLossError):
         trainer.save_checkpoint(tmp_path / "manual.pt")
     assert not (tmp_path / "manual.pt").exists()
+
+
+def test_train_config_options_are_keyword_only() -> None:
+    with pytest.raises(TypeError):
+        TrainConfig(2e-4)  # type: ignore[misc]
+    assert TrainConfig(lr=1e-3).lr == 1e-3

@@ -101,7 +101,7 @@ def _is_real(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TrainConfig:
     """Hyper-parameters of :class:`CycleTrainer`; the defaults are the reference CycleGAN's.
 
