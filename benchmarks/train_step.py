@@ -15,15 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
-from unpaired_i2i.bench import BenchVariant, run_benchmarks
-
-VARIANTS = {
-    "eager-fp32": BenchVariant("eager-fp32"),
-    "channels_last": BenchVariant("channels_last", channels_last=True),
-    "bf16": BenchVariant("bf16", amp="bf16"),
-    "fp16": BenchVariant("fp16", amp="fp16"),
-    "bf16+channels_last": BenchVariant("bf16+channels_last", amp="bf16", channels_last=True),
-}
+from unpaired_i2i.bench import BENCH_VARIANTS, format_result, run_benchmarks
 
 
 def main() -> None:
@@ -39,14 +31,14 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--device", default=None)
     parser.add_argument(
-        "--variants", nargs="+", default=["eager-fp32", "bf16"], choices=sorted(VARIANTS)
+        "--variants", nargs="+", default=["eager-fp32", "bf16"], choices=sorted(BENCH_VARIANTS)
     )
     parser.add_argument(
         "--out", default=str(Path(__file__).with_name("results") / "train_step.json")
     )
     args = parser.parse_args()
     results = run_benchmarks(
-        [VARIANTS[v] for v in args.variants],
+        [BENCH_VARIANTS[v] for v in args.variants],
         output=args.out,
         preset=args.preset,
         size=args.size,
@@ -57,11 +49,8 @@ def main() -> None:
         warmup=args.warmup,
         device=args.device,
     )
-    for r in results:
-        print(
-            f"{r['variant']['name']:>22}: median {r['median_s'] * 1000:8.1f} ms/step "
-            f"({r['images_per_s']:.2f} img/s, x{r['speedup_vs_eager_fp32']:.2f} vs eager fp32)"
-        )
+    for result in results:
+        print(format_result(result))
     print(json.dumps(results[0]["machine"]))
     print(f"wrote {args.out}")
 

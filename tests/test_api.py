@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 import unpaired_i2i
-from unpaired_i2i import BenchVariant, benchmark_train_step, run_benchmarks
+from unpaired_i2i import (
+    BENCH_VARIANTS,
+    BenchVariant,
+    benchmark_train_step,
+    format_result,
+    run_benchmarks,
+)
 
 
 def test_every_public_name_is_exported_and_documented() -> None:
@@ -41,6 +47,8 @@ def test_benchmark_reports_ratio_against_eager_fp32() -> None:
     assert base["speedup_vs_eager_fp32"] == 1.0
     assert other["speedup_vs_eager_fp32"] == pytest.approx(base["median_s"] / other["median_s"])
     assert base["machine"]["device"] == "cpu" and base["losses_finite"]
+    assert "x1.00 vs eager fp32" in format_result(base)
+    assert BENCH_VARIANTS["channels_last"] == BenchVariant("channels_last", channels_last=True)
 
 
 @pytest.mark.parametrize(("kw", "match"), [({"steps": 0}, "steps"), ({"warmup": -1}, "warmup")])

@@ -85,9 +85,17 @@ from unpaired_i2i.inference import export_generator, load_exported, translate
 
 # --- benchmarks ---
 # isort: split
-from unpaired_i2i.bench import BenchVariant, benchmark_train_step, machine_info, run_benchmarks
+from unpaired_i2i.bench import (
+    BENCH_VARIANTS,
+    BenchVariant,
+    benchmark_train_step,
+    format_result,
+    machine_info,
+    run_benchmarks,
+)
 
 __all__ = [
+    "BENCH_VARIANTS",
     "DATASET_NAMES",
     "DATASET_URL",
     "EMA",
@@ -132,6 +140,7 @@ __all__ = [
     "evaluate_paired",
     "export_generator",
     "fake_mse_loss",
+    "format_result",
     "gan_loss",
     "identity_loss",
     "init_weights",

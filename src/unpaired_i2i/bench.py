@@ -20,7 +20,14 @@ from typing import Any, Literal
 
 import torch
 
-__all__ = ["BenchVariant", "benchmark_train_step", "machine_info", "run_benchmarks"]
+__all__ = [
+    "BENCH_VARIANTS",
+    "BenchVariant",
+    "benchmark_train_step",
+    "format_result",
+    "machine_info",
+    "run_benchmarks",
+]
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,19 @@ class BenchVariant:
     name: str = "eager-fp32"
     amp: Literal["off", "bf16", "fp16"] = "off"
     channels_last: bool = False
+
+
+#: The named variants of ``unpaired-i2i bench --variants`` and ``benchmarks/train_step.py``.
+BENCH_VARIANTS: dict[str, BenchVariant] = {
+    v.name: v
+    for v in (
+        BenchVariant("eager-fp32"),
+        BenchVariant("channels_last", channels_last=True),
+        BenchVariant("bf16", amp="bf16"),
+        BenchVariant("fp16", amp="fp16"),
+        BenchVariant("bf16+channels_last", amp="bf16", channels_last=True),
+    )
+}
 
 
 def machine_info(device: torch.device) -> dict[str, Any]:
@@ -179,3 +199,13 @@ def run_benchmarks(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(results, indent=2) + "\n")
     return results
+
+
+def format_result(result: dict[str, Any]) -> str:
+    """One line for a result of :func:`run_benchmarks`: time per step, throughput, speedup."""
+    return (
+        f"{result['variant']['name']:>20}: {result['median_s'] * 1000:9.1f} ms/step median "
+        f"(min {result['min_s'] * 1000:.1f}, max {result['max_s'] * 1000:.1f}), "
+        f"{result['images_per_s']:.2f} img/s, "
+        f"x{result['speedup_vs_eager_fp32']:.2f} vs eager fp32"
+    )

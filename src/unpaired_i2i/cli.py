@@ -12,15 +12,19 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import torch
+
+from unpaired_i2i.bench import BENCH_VARIANTS
 
 __all__ = ["DEMO_DEFAULTS", "build_parser", "main"]
 
 PROG = "unpaired-i2i"
+
+_N = TypeVar("_N", int, float)
 
 #: Settings of ``train --demo`` (each can still be overridden on the command line). Chosen so
 #: the run takes about four minutes on two CPU cores (2,400 steps) and its samples visibly turn
@@ -79,44 +83,27 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _number_parser(
+    convert: Callable[[str], _N], ok: Callable[[_N], bool], expected: str
+) -> Callable[[str], _N]:
+    """An argparse ``type`` that converts with ``convert`` and accepts values where ``ok``."""
+
+    def parse(text: str) -> _N:
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
-
-
-def _unit_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
-    return value
+_positive_int = _number_parser(int, lambda v: v >= 1, "a positive integer")
+_non_negative_int = _number_parser(int, lambda v: v >= 0, "an integer >= 0")
+_positive_float = _number_parser(float, lambda v: v > 0, "a number > 0")
+_unit_float = _number_parser(float, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -201,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--variants",
         nargs="+",
         default=["eager-fp32"],
-        choices=("eager-fp32", "channels_last", "bf16", "fp16", "bf16+channels_last"),
+        choices=tuple(BENCH_VARIANTS),
     )
     bench.add_argument("--json", metavar="PATH", help="write the results as JSON")
     return parser
@@ -468,17 +455,10 @@ def _download(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from unpaired_i2i.bench import BenchVariant, run_benchmarks
+    from unpaired_i2i.bench import format_result, run_benchmarks
 
-    variants = {
-        "eager-fp32": BenchVariant("eager-fp32"),
-        "channels_last": BenchVariant("channels_last", channels_last=True),
-        "bf16": BenchVariant("bf16", amp="bf16"),
-        "fp16": BenchVariant("fp16", amp="fp16"),
-        "bf16+channels_last": BenchVariant("bf16+channels_last", amp="bf16", channels_last=True),
-    }
     results = run_benchmarks(
-        [variants[v] for v in args.variants],
+        [BENCH_VARIANTS[v] for v in args.variants],
         output=args.json,
         preset=args.preset,
         size=args.size,
@@ -491,12 +471,8 @@ def _bench(args: argparse.Namespace) -> int:
     )
     machine = results[0]["machine"]
     _say(f"{args.preset} {args.size}x{args.size}, batch {args.batch_size}, on {machine['device']}")
-    for r in results:
-        _say(
-            f"{r['variant']['name']:>20}: {r['median_s'] * 1000:9.1f} ms/step median "
-            f"(min {r['min_s'] * 1000:.1f}, max {r['max_s'] * 1000:.1f}), "
-            f"{r['images_per_s']:.2f} img/s, x{r['speedup_vs_eager_fp32']:.2f} vs eager fp32"
-        )
+    for result in results:
+        _say(format_result(result))
     if args.json:
         _say(f"wrote {args.json}")
     return 0

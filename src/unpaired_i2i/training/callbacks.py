@@ -27,7 +27,8 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torchvision.utils import make_grid, save_image
 
 from unpaired_i2i._checks import ShapeError
-from unpaired_i2i.training.checkpoint import _fsync_dir, _temp_path, replace_with_copy
+from unpaired_i2i._io import copy_atomic, write_atomic
+from unpaired_i2i.training.checkpoint import replace_with_copy
 
 if TYPE_CHECKING:
     from unpaired_i2i.training.trainer import CycleTrainer
@@ -423,23 +424,11 @@ def _check_image_pair(owner: str, images_x: torch.Tensor, images_y: torch.Tensor
 
 
 def _write_atomic(path: Path, write: Callable[[IO[bytes]], object], owner: str) -> Path:
-    """Write a file all at once: a temporary file in the same folder, fsync, rename."""
-    tmp = _temp_path(path)
+    """Write a file all at once (:func:`write_atomic`); errors name the owner and the path."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "xb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as err:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(err, Exception):
-            raise OSError(f"{owner} cannot write {path}: {type(err).__name__}: {err}") from err
-        raise
-    _fsync_dir(path.parent)
-    return path
+        return write_atomic(path, write)
+    except Exception as err:
+        raise OSError(f"{owner} cannot write {path}: {type(err).__name__}: {err}") from err
 
 
 def _batch_images(trainer: CycleTrainer, batch: Any) -> int:
@@ -1017,7 +1006,10 @@ class SampleGrid(Callback):
         step = trainer.state.step
         path = self.dirpath / f"step-{step:08d}.png"
         _write_atomic(path, lambda f: save_image(grid, f, format="png"), "SampleGrid")
-        replace_with_copy(path, self.latest_path)
+        try:
+            copy_atomic(path, self.latest_path)
+        except OSError as err:
+            raise OSError(f"SampleGrid cannot update {self.latest_path}: {err}") from err
         self.last_path = path
         self._last_step = step
         return path

@@ -8,17 +8,15 @@ top-level keys are :data:`CHECKPOINT_KEYS`; ``meta`` carries :data:`FORMAT_VERSI
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pickle
-import shutil
-import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from unpaired_i2i._io import copy_atomic, write_atomic
 from unpaired_i2i.models.cyclegan import CycleGAN
 
 __all__ = [
@@ -64,23 +62,6 @@ class CheckpointError(RuntimeError):
     running code from them), for a missing top-level key or another format version, and for
     a checkpoint that does not fit the trainer it is loaded into.
     """
-
-
-def _temp_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-
-
-def _fsync_dir(directory: Path) -> None:
-    # Make the rename durable; not possible on every platform (e.g. Windows), hence best effort.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _check_plain(obj: Any, where: str, seen: set[int]) -> None:
@@ -159,22 +140,10 @@ def save_checkpoint_file(obj: Mapping[str, Any], path: StrPath) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise CheckpointError(f"cannot create the folder of checkpoint {target}: {err}") from err
-    tmp = _temp_path(target)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException as err:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(err, Exception):
-            raise CheckpointError(f"cannot write checkpoint {target}: {err}") from err
-        raise
-    _fsync_dir(target.parent)
-    return target
+        return write_atomic(target, lambda f: torch.save(obj, f))
+    except Exception as err:
+        raise CheckpointError(f"cannot write checkpoint {target}: {err}") from err
 
 
 def replace_with_copy(source: StrPath, target: StrPath) -> Path:
@@ -195,23 +164,10 @@ def replace_with_copy(source: StrPath, target: StrPath) -> Path:
     """
     src = Path(os.fspath(source))
     dst = Path(os.fspath(target))
-    tmp = _temp_path(dst)
     try:
-        try:
-            os.link(src, tmp)
-        except OSError:
-            shutil.copyfile(src, tmp)
-            with open(tmp, "rb+") as f:
-                os.fsync(f.fileno())
-        os.replace(tmp, dst)
-    except BaseException as err:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(err, Exception):
-            raise CheckpointError(f"cannot update checkpoint {dst} from {src}: {err}") from err
-        raise
-    _fsync_dir(dst.parent)
-    return dst
+        return copy_atomic(src, dst)
+    except Exception as err:
+        raise CheckpointError(f"cannot update checkpoint {dst} from {src}: {err}") from err
 
 
 def _first_line(err: BaseException) -> str:
