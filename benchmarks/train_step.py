@@ -2,58 +2,26 @@
 
 Usage (on a GPU machine)::
 
-    python benchmarks/train_step.py --size 256 --n-blocks 9 --batch-size 1 \
-        --variants eager-fp32 bf16 bf16+channels_last
+    python benchmarks/train_step.py --variants eager-fp32 bf16 bf16+channels_last
 
-Every variant runs in the same process and is reported as a ratio against the plain eager
-float32 step. The same harness backs ``unpaired-i2i bench``.
+This is ``unpaired-i2i bench`` with the reference's full-size defaults (256x256, 9 blocks,
+20 timed steps after 5 warm-up steps, eager fp32 vs bf16, JSON in ``benchmarks/results/``);
+any of its options given here override them. Every variant runs in the same process and is
+reported as a ratio against the plain eager float32 step.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
+import sys
 from pathlib import Path
 
-from unpaired_i2i.bench import BENCH_VARIANTS, format_result, run_benchmarks
+from unpaired_i2i.cli import main
 
-
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--preset", default="cyclegan")
-    parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--batch-size", type=int, default=1)
-    parser.add_argument("--n-blocks", type=int, default=9)
-    parser.add_argument("--base-channels", type=int, default=None)
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--device", default=None)
-    parser.add_argument(
-        "--variants", nargs="+", default=["eager-fp32", "bf16"], choices=sorted(BENCH_VARIANTS)
-    )
-    parser.add_argument(
-        "--out", default=str(Path(__file__).with_name("results") / "train_step.json")
-    )
-    args = parser.parse_args()
-    results = run_benchmarks(
-        [BENCH_VARIANTS[v] for v in args.variants],
-        output=args.out,
-        preset=args.preset,
-        size=args.size,
-        batch_size=args.batch_size,
-        n_blocks=args.n_blocks,
-        base_channels=args.base_channels,
-        steps=args.steps,
-        warmup=args.warmup,
-        device=args.device,
-    )
-    for result in results:
-        print(format_result(result))
-    print(json.dumps(results[0]["machine"]))
-    print(f"wrote {args.out}")
-
+DEFAULTS = [
+    "--size", "256", "--n-blocks", "9", "--steps", "20", "--warmup", "5",
+    "--variants", "eager-fp32", "bf16",
+    "--json", str(Path(__file__).with_name("results") / "train_step.json"),
+]  # fmt: skip
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main(["bench", *DEFAULTS, *sys.argv[1:]]))

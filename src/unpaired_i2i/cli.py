@@ -217,18 +217,23 @@ def _device(name: str | None) -> torch.device:
     return device
 
 
+def _checkpoint_file(path_text: str, *, missing: str = "argument checkpoint: not found") -> Path:
+    """A checkpoint file or a run folder's ``checkpoints/last.pt``; ``missing`` opens the error."""
+    path = Path(path_text)
+    if path.is_dir():
+        path = path / "checkpoints" / "last.pt"
+    if not path.exists():
+        raise UsageError(f"{missing}: {path}")
+    return path
+
+
 def _resume_path(resume: str | None, out: Path) -> Path | None:
     if resume is None:
         return None
     if resume == "auto":
         last = out / "checkpoints" / "last.pt"
         return last if last.exists() else None
-    path = Path(resume)
-    if path.is_dir():
-        path = path / "checkpoints" / "last.pt"
-    if not path.exists():
-        raise UsageError(f"argument --resume: checkpoint not found: {path}")
-    return path
+    return _checkpoint_file(resume, missing="argument --resume: checkpoint not found")
 
 
 def _fixed_images(dataset: Any, count: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -403,15 +408,6 @@ def _train(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------- translate/export
-def _checkpoint_file(path_text: str) -> Path:
-    path = Path(path_text)
-    if path.is_dir():
-        path = path / "checkpoints" / "last.pt"
-    if not path.exists():
-        raise UsageError(f"argument checkpoint: not found: {path}")
-    return path
-
-
 def _generator(args: argparse.Namespace, device: torch.device) -> torch.nn.Module:
     from unpaired_i2i.training import load_cyclegan
 
