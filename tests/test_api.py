@@ -55,3 +55,28 @@ def test_benchmark_reports_ratio_against_eager_fp32() -> None:
 def test_benchmark_rejects_bad_counts(kw: dict[str, int], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         benchmark_train_step(size=16, n_blocks=1, base_channels=2, **kw)  # type: ignore[arg-type]
+
+
+# The public names as of 0.1 (commit 77505d1). Each must stay importable from the top level.
+PUBLIC_NAMES_0_1 = (
+    "BENCH_VARIANTS", "DATASET_NAMES", "DATASET_URL", "EMA", "IMAGE_EXTENSIONS", "LOSS_KEYS",
+    "SEASONS", "BenchVariant", "Callback", "CheckpointError", "ColorTransfer",
+    "ConvDiscriminator", "ConvNormAct", "CorruptImageError", "CorruptImageWarning", "CycleGAN",
+    "CycleGANTransform", "CycleTrainer", "DownloadError", "GANLoss", "ImagePool", "LossPlot",
+    "MetricsFormat", "MetricsLogger", "ModelCheckpoint", "NonFiniteLossError", "ProgressBar",
+    "ResidualBlock", "ResnetGenerator", "SampleGrid", "Season", "ShapeError",
+    "TensorBoardLogger", "TrainConfig", "TrainerState", "UnpairedImageDataset", "__version__",
+    "benchmark_train_step", "cycle_consistency_loss", "default_load_size", "download_dataset",
+    "draw_scene", "evaluate_paired", "export_generator", "fake_mse_loss", "format_result",
+    "gan_loss", "identity_loss", "init_weights", "linear_decay_factor", "linear_decay_lambda",
+    "list_images", "load_checkpoint_file", "load_cyclegan", "load_exported", "load_image",
+    "machine_info", "make_season_dataset", "psnr", "real_mse_loss", "run_benchmarks",
+    "save_checkpoint_file", "ssim", "to_rgb", "translate", "translation_grid",
+)  # fmt: skip
+
+
+def test_every_name_of_the_first_release_still_imports() -> None:
+    code = "from unpaired_i2i import " + ", ".join(PUBLIC_NAMES_0_1)
+    namespace: dict[str, object] = {}
+    exec(code, namespace)
+    assert all(namespace[name] is not None for name in PUBLIC_NAMES_0_1)
