@@ -1,10 +1,10 @@
-"""Tests for the built-in callbacks: ProgressBar, MetricsLogger, SampleGrid, LossPlot, EMA and
-TensorBoardLogger (output files, state across a resume, errors)."""
+"""Tests for the built-in callbacks MetricsLogger, SampleGrid (and its labels), LossPlot, EMA
+(and its closed form) and TensorBoardLogger: output files, state across a resume, errors.
+ProgressBar has its own file, test_progress_bar.py."""
 
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 import random
@@ -30,7 +30,6 @@ from unpaired_i2i import (
     LossPlot,
     MetricsLogger,
     ModelCheckpoint,
-    ProgressBar,
     SampleGrid,
     ShapeError,
     TensorBoardLogger,
@@ -129,72 +128,6 @@ def test_builtin_callbacks_are_exported() -> None:
     ):
         assert name in unpaired_i2i.__all__
         assert getattr(unpaired_i2i, name) is getattr(unpaired_i2i.training, name)
-
-
-# -------------------------------------------------------------------------------- ProgressBar
-class TotalSpy(Callback):
-    def __init__(self, bar: ProgressBar) -> None:
-        self.bar = bar
-        self.totals: list[Any] = []
-
-    def on_fit_start(self, trainer: CycleTrainer) -> None:
-        self.totals.append((self.bar.bar.total, self.bar.bar.n))
-
-
-def test_progress_bar_counts_steps_shows_losses_and_closes() -> None:
-    out = io.StringIO()
-    bar = ProgressBar(file=out, disable=False)
-    spy = TotalSpy(bar)
-    trainer = make_trainer(
-        [bar, spy], TrainConfig(epochs=1, decay_epochs=1, pool_size=2, log_every=2)
-    )
-    trainer.fit(make_batches(), max_steps=4)
-    trainer.fit(make_batches())  # continues at step 4 of 6
-    assert spy.totals == [(4, 0), (6, 4)]
-    text = out.getvalue()
-    assert "epoch 1/2" in text and "epoch 2/2" in text
-    assert "6/6" in text
-    assert "g_total=" in text and "d_y=" in text and "img/s=" in text
-    assert "g_adv_xy" not in text  # only the main keys
-    assert bar.bar is None  # closed
-
-
-class NoLen:
-    def __init__(self, batches: list[Any]) -> None:
-        self.batches = batches
-
-    def __iter__(self) -> Any:
-        return iter(self.batches)
-
-
-def test_progress_bar_total_without_len_and_on_exception() -> None:
-    bar = ProgressBar(disable=True)
-    spy = TotalSpy(bar)
-    trainer = make_trainer([bar, spy, Crash(2)])
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        trainer.fit(NoLen(make_batches()))
-    assert bar.bar is None
-    trainer.state.max_steps = None
-    assert ProgressBar.total_steps(trainer) is None
-    trainer.state.max_steps = 7
-    assert ProgressBar.total_steps(trainer) == 7
-    trainer._data = make_batches()  # 3 per epoch, epoch 0 of 3: 9 steps in all
-    assert ProgressBar.total_steps(trainer) == 7
-    trainer.state.max_steps = None
-    assert ProgressBar.total_steps(trainer) == 9
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "pattern"),
-    [
-        ({"leave": 1}, r"ProgressBar leave must be a bool; got 1"),
-        ({"disable": "no"}, r"ProgressBar disable must be a bool; got 'no'"),
-        ({"keys": "g_total"}, r"ProgressBar keys must be a non-empty sequence"),
-    ],
-)
-def test_progress_bar_validation(kwargs: dict[str, Any], pattern: str) -> None:
-    with pytest.raises(ValueError, match=pattern):
-        ProgressBar(**kwargs)
 
 
 # ------------------------------------------------------------------------------ MetricsLogger
@@ -308,7 +241,9 @@ def test_translation_grid_layout_values_and_modes() -> None:
 
 
 def test_sample_grid_writes_numbered_and_latest_pngs(tmp_path: Path) -> None:
-    grid = SampleGrid(tmp_path / "samples", images(2), images(1, seed=2), every_n_steps=2)
+    grid = SampleGrid(
+        tmp_path / "samples", images(2), images(1, seed=2), every_n_steps=2, labels=False
+    )
     saves: list[int] = []
     original = grid.save
 
@@ -357,15 +292,56 @@ def test_sample_grid_uses_ema_generators(tmp_path: Path) -> None:
     ema = EMA(0.5)
     grid = SampleGrid(tmp_path, images(2), images(2, seed=2), every_n_steps=100)
     trainer = make_trainer([ema, grid])
-    assert torch.equal(  # before any average: the live generators
+    pair = (grid.images_x, grid.images_y)
+    assert torch.equal(  # before any average: the live generators (labelled, as written)
         grid.render(trainer),
-        translation_grid(trainer.model.g_xy, trainer.model.g_yx, grid.images_x, grid.images_y),
+        translation_grid(trainer.model.g_xy, trainer.model.g_yx, *pair, labels=True),
     )
     trainer.fit(make_batches(), max_steps=3)
     rendered = grid.render(trainer)
-    assert torch.equal(rendered, translation_grid(*ema.generators, grid.images_x, grid.images_y))
-    live = translation_grid(trainer.model.g_xy, trainer.model.g_yx, grid.images_x, grid.images_y)
+    assert torch.equal(rendered, translation_grid(*ema.generators, *pair, labels=True))
+    live = translation_grid(trainer.model.g_xy, trainer.model.g_yx, *pair, labels=True)
     assert not torch.equal(rendered, live)
+
+
+def png_pixels(path: Path) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB")).copy()
+
+
+def test_sample_grid_labels_columns_and_directions(tmp_path: Path) -> None:
+    pair = (images(2), images(1, seed=2))
+    labelled = SampleGrid(tmp_path / "labelled", *pair, every_n_steps=100)
+    plain = SampleGrid(tmp_path / "plain", *pair, every_n_steps=100, labels=False)
+    named = SampleGrid(tmp_path / "named", *pair, every_n_steps=100, names=("horse", "zebra"))
+    assert labelled.labels and labelled.names == ("X", "Y")
+    trainer = make_trainer([])
+    a, b, c = (png_pixels(grid.save(trainer)) for grid in (labelled, plain, named))
+    band, margin = a.shape[0] - b.shape[0], a.shape[1] - b.shape[1]
+    assert band >= 8 and margin >= 8  # taller (header band) and wider (row labels)
+    assert np.array_equal(a[band:, margin:], b)  # the images are the unlabelled grid's pixels
+    assert len(np.unique(a[:band])) > 1  # text in the header band
+    for r in range(3):  # a label beside every row of tiles
+        row = slice(band + 2 + r * (SIZE + 2), band + 2 + r * (SIZE + 2) + SIZE)
+        assert len(np.unique(a[row, :margin])) > 1
+    assert c.shape[0] == a.shape[0] and c.shape[1] > a.shape[1]  # "horse->zebra" is wider
+    assert np.array_equal(c[band:, c.shape[1] - b.shape[1] :], b)
+
+
+def test_translation_grid_labels_keep_the_grid_pixels() -> None:
+    identity, x, y = nn.Identity(), images(2, size=48), images(1, size=48, seed=2)
+    for nrow in (None, 2, 6):
+        grid = translation_grid(identity, identity, x, y, nrow=nrow)
+        labelled = translation_grid(identity, identity, x, y, nrow=nrow, labels=True)
+        h, w = grid.shape[1:]
+        assert labelled.shape[1] > h and labelled.shape[2] > w
+        assert torch.equal(labelled[:, -h:, -w:], grid)
+        band = labelled[:, : labelled.shape[1] - h]
+        assert band.min() == 0 and band.max() > 0.5  # white text on black
+    with pytest.raises(ValueError, match=r"translation_grid names must be two non-empty strings"):
+        translation_grid(identity, identity, x, y, labels=True, names=("X",))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"translation_grid labels must be a bool; got 1"):
+        translation_grid(identity, identity, x, y, labels=1)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -409,6 +385,18 @@ def test_sample_grid_uses_ema_generators(tmp_path: Path) -> None:
             {"nrow": 0},
             ValueError,
             r"SampleGrid nrow must be None or an int >= 1; got 0",
+        ),
+        (
+            (images(1), images(1)),
+            {"labels": "yes"},
+            ValueError,
+            r"SampleGrid labels must be a bool; got 'yes'",
+        ),
+        (
+            (images(1), images(1)),
+            {"names": ("X", "")},
+            ValueError,
+            r"SampleGrid names must be two non-empty strings \(X, Y\); got \('X', ''\)",
         ),
     ],
 )
@@ -583,6 +571,87 @@ def test_ema_update_matches_averaged_model_update_parameters() -> None:
     assert ema.n_averaged == int(reference.n_averaged) == 4
     assert not ema.generator_xy.training
     assert not any(p.requires_grad for p in ema.generator_xy.parameters())
+
+
+def float64_state(module: nn.Module) -> dict[str, torch.Tensor]:
+    """A float64 snapshot of every parameter and buffer (integer buffers keep their dtype)."""
+    return {
+        k: v.detach().to(torch.float64, copy=True) if v.is_floating_point() else v.clone()
+        for k, v in module.state_dict().items()
+    }
+
+
+def ema_closed_form(snapshots: list[dict[str, torch.Tensor]], decay: float) -> dict[str, Any]:
+    """e_1 = w_1 and e_t = decay * e_(t-1) + (1 - decay) * w_t, in float64, tensor by tensor.
+
+    Integer buffers (BatchNorm's num_batches_tracked) follow the same rule truncated to an int
+    at every update, as writing a float result into an integer tensor does.
+    """
+    expected = dict(snapshots[0])
+    for weights in snapshots[1:]:
+        for k, w in weights.items():
+            e = decay * expected[k] + (1 - decay) * w
+            expected[k] = e if w.is_floating_point() else e.to(w.dtype)
+    return expected
+
+
+def assert_matches(module: nn.Module, expected: dict[str, torch.Tensor]) -> None:
+    state = module.state_dict()
+    assert state.keys() == expected.keys()
+    for k, v in state.items():
+        if v.is_floating_point():
+            torch.testing.assert_close(v.double(), expected[k], rtol=1e-5, atol=1e-6)
+        else:
+            assert torch.equal(v, expected[k]), k
+
+
+def test_ema_matches_the_closed_form_with_every_n_steps_and_start_step() -> None:
+    decay, every, start = 0.6, 2, 3
+
+    class Snapshots(Callback):  # listed after EMA: the live weights EMA has just read
+        def __init__(self) -> None:
+            self.by_step: dict[int, tuple[dict[str, torch.Tensor], ...]] = {}
+
+        def on_step_end(self, trainer: CycleTrainer, batch: Any, losses: Any) -> None:
+            model = trainer.model
+            self.by_step[trainer.state.step] = (
+                float64_state(model.g_xy),
+                float64_state(model.g_yx),
+            )
+
+    ema, snapshots = EMA(decay, every_n_steps=every, start_step=start), Snapshots()
+    make_trainer([ema, snapshots]).fit(make_batches())  # steps 1..9
+    updates = [step for step in sorted(snapshots.by_step) if step > start and step % every == 0]
+    assert updates == [4, 6, 8] and ema.n_averaged == 3
+    for i, generator in enumerate(ema.generators):
+        expected = ema_closed_form([snapshots.by_step[step][i] for step in updates], decay)
+        assert_matches(generator, expected)
+        # and not, say, the weights of the steps that were skipped
+        skipped = ema_closed_form([snapshots.by_step[step][i] for step in (4, 5, 6, 8)], decay)
+        assert not all(torch.allclose(v, skipped[k]) for k, v in expected.items())
+
+
+def test_ema_update_matches_the_closed_form_for_parameters_and_buffers() -> None:
+    torch.manual_seed(1)
+    g_xy, g_yx = BNNet(), BNNet()
+    fake: Any = SimpleNamespace(model=SimpleNamespace(g_xy=g_xy, g_yx=g_yx))
+    decay = 0.75
+    ema = EMA(decay)
+    ema.on_fit_start(fake)
+    snapshots: list[tuple[dict[str, torch.Tensor], ...]] = []
+    for _ in range(5):
+        for g in (g_xy, g_yx):
+            g(torch.randn(2, 3, 6, 6))  # new running statistics (float and integer buffers)
+            with torch.no_grad():
+                for p in g.parameters():
+                    p.add_(torch.randn_like(p))
+        snapshots.append((float64_state(g_xy), float64_state(g_yx)))
+        ema.update()
+    assert ema.n_averaged == 5
+    for i, generator in enumerate(ema.generators):
+        assert_matches(generator, ema_closed_form([s[i] for s in snapshots], decay))
+    # num_batches_tracked 1..5 averages to int(0.75 * e + 0.25 * w): 1, 1, 1, 1, 2
+    assert int(ema.generator_xy.bn.num_batches_tracked) == 2
 
 
 def test_ema_schedule_and_state_before_fit() -> None:

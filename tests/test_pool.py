@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import io
+from collections import Counter
 
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from unpaired_i2i import ImagePool
 
@@ -104,3 +106,49 @@ def test_pool_stores_copies() -> None:
     pool.query(x)
     x.fill_(5.0)
     assert all(float(img.sum()) == 0 for img in pool.state_dict()["images"])
+
+
+class PoolMachine(RuleBasedStateMachine):
+    """ImagePool under random query sequences: no image is created or lost.
+
+    Each image is a constant tensor with a unique value, so images compare as numbers. While
+    the pool fills, a query both stores and returns its image; once full, every query either
+    returns its image or swaps it for a stored one, so (as multisets)
+    ``stored-before + inputs == stored-after + returned`` (fill-phase images counted once).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pool = ImagePool(0)
+        self.next_value = 0.0
+
+    @initialize(size=st.integers(0, 5), seed=st.integers(0, 2**16))
+    def make_pool(self, size: int, seed: int) -> None:
+        self.pool = ImagePool(size, seed=seed)
+
+    def stored(self) -> Counter[float]:
+        return Counter(float(img.flatten()[0]) for img in self.pool.state_dict()["images"])
+
+    @rule(batch=st.integers(1, 4))
+    def query(self, batch: int) -> None:
+        values = [self.next_value + i for i in range(batch)]
+        self.next_value += batch
+        images = torch.tensor(values).view(batch, 1, 1, 1).expand(batch, 1, 2, 2).contiguous()
+        before = self.stored()
+        free = self.pool.size - sum(before.values())
+        out = self.pool.query(images)
+        after = self.stored()
+        returned = Counter(float(img.flatten()[0]) for img in out)
+        assert out.shape == images.shape
+        assert all(torch.all(img == img.flatten()[0]) for img in out)  # whole images, unmixed
+        filled = Counter(values[: max(0, min(free, batch))])
+        assert before + Counter(values) == after + returned - filled
+        assert sum(after.values()) == min(self.pool.size, sum(before.values()) + batch)
+
+    @invariant()
+    def never_over_size(self) -> None:
+        assert len(self.pool) <= self.pool.size
+
+
+PoolMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=15, deadline=None)
+test_pool_state_machine = PoolMachine.TestCase

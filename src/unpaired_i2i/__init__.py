@@ -1,9 +1,12 @@
 """unpaired-i2i: typed, composable PyTorch parts for unpaired image-to-image translation.
 
-The public API is flat: every public name is importable from ``unpaired_i2i``.
+The public API is flat: every public name is importable from ``unpaired_i2i``. The
+benchmark harness is a tool rather than a model part: it lives in :mod:`unpaired_i2i.bench`.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 __version__ = "0.1.0"
 
@@ -83,26 +86,35 @@ from unpaired_i2i.training import (
 # isort: split
 from unpaired_i2i.inference import export_generator, load_exported, translate
 
-# --- benchmarks ---
-# isort: split
-from unpaired_i2i.bench import (
-    BENCH_VARIANTS,
-    BenchVariant,
-    benchmark_train_step,
-    format_result,
-    machine_info,
-    run_benchmarks,
+# --- benchmarks: a tool, not a model part; reachable as ``unpaired_i2i.bench`` and, for
+# code written against 0.1, as attributes of the package (loaded on first use) ---
+_BENCH_NAMES: frozenset[str] = frozenset(
+    {
+        "BENCH_VARIANTS",
+        "BenchVariant",
+        "benchmark_train_step",
+        "format_result",
+        "machine_info",
+        "run_benchmarks",
+    }
 )
 
+
+def __getattr__(name: str) -> Any:
+    if name in _BENCH_NAMES:
+        from unpaired_i2i import bench
+
+        return getattr(bench, name)
+    raise AttributeError(f"module 'unpaired_i2i' has no attribute {name!r}")
+
+
 __all__ = [
-    "BENCH_VARIANTS",
     "DATASET_NAMES",
     "DATASET_URL",
     "EMA",
     "IMAGE_EXTENSIONS",
     "LOSS_KEYS",
     "SEASONS",
-    "BenchVariant",
     "Callback",
     "CheckpointError",
     "ColorTransfer",
@@ -132,7 +144,6 @@ __all__ = [
     "TrainerState",
     "UnpairedImageDataset",
     "__version__",
-    "benchmark_train_step",
     "cycle_consistency_loss",
     "default_load_size",
     "download_dataset",
@@ -140,7 +151,6 @@ __all__ = [
     "evaluate_paired",
     "export_generator",
     "fake_mse_loss",
-    "format_result",
     "gan_loss",
     "identity_loss",
     "init_weights",
@@ -151,11 +161,9 @@ __all__ = [
     "load_cyclegan",
     "load_exported",
     "load_image",
-    "machine_info",
     "make_season_dataset",
     "psnr",
     "real_mse_loss",
-    "run_benchmarks",
     "save_checkpoint_file",
     "ssim",
     "to_rgb",

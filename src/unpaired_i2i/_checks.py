@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
 import torch
@@ -109,3 +110,69 @@ def check_choice(name: str, value: _T, options: Iterable[_T]) -> _T:
         valid = ", ".join(repr(o) for o in opts)
         raise ValueError(f"{name} must be one of {valid}; got {value!r}")
     return value
+
+
+# --- argument validators: the one home for the option checks every public entry point uses ---
+# ``name`` is how the argument reads in the message, owner included (e.g. "EMA every_n_steps",
+# "TrainConfig.pool_size"): ``{name} must be {expected}; got {value!r}``.
+
+
+def is_real(value: object) -> bool:
+    """Whether ``value`` is an ``int`` or ``float`` (``bool`` excluded)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def check_int(name: str, value: object, low: int, high: int | None = None) -> int:
+    """Return ``value`` if it is an ``int`` (not ``bool``) in ``[low, high]``.
+
+    Raises:
+        ValueError: Otherwise, naming ``name``, the range and the value.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}; got {value!r}")
+    if high is not None and value > high:
+        raise ValueError(f"{name} must be an int in [{low}, {high}]; got {value!r}")
+    return value
+
+
+def check_optional_int(name: str, value: object, low: int) -> int | None:
+    """Return ``value`` if it is ``None`` or an ``int`` (not ``bool``) ``>= low``.
+
+    Raises:
+        ValueError: Otherwise, naming ``name``, the range and the value.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be None or an int >= {low}; got {value!r}")
+    return value
+
+
+def check_bool(name: str, value: object) -> bool:
+    """Return ``value`` if it is a ``bool``.
+
+    Raises:
+        ValueError: Otherwise, naming ``name`` and the value.
+    """
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be a bool; got {value!r}")
+    return value
+
+
+def check_float(
+    name: str, value: object, *, expected: str, ok: Callable[[float], bool] = lambda v: True
+) -> float:
+    """Return ``float(value)`` if it is a finite real number (not ``bool``) for which ``ok`` holds.
+
+    Args:
+        name: The argument, as it reads in the message.
+        value: The value received.
+        expected: What a valid value is, e.g. ``"a finite float > 0"``.
+        ok: The range check, given the value as a float.
+
+    Raises:
+        ValueError: ``{name} must be {expected}; got {value!r}``.
+    """
+    if not is_real(value) or not math.isfinite(float(value)) or not ok(float(value)):  # type: ignore[arg-type]
+        raise ValueError(f"{name} must be {expected}; got {value!r}")
+    return float(value)  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""Atomic file writes shared by checkpoints and the callbacks' output files.
+"""File helpers at the bottom floor: the path type and atomic writes used everywhere.
 
 A file is written to a temporary name in its own folder, flushed and ``fsync``-ed, then renamed
 over the target, so a crash or a failing write leaves the previous file intact. Errors are
@@ -14,9 +14,12 @@ import shutil
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeAlias
 
-__all__ = ["copy_atomic", "fsync_dir", "temp_path", "write_atomic"]
+__all__ = ["StrPath", "copy_atomic", "fsync_dir", "temp_path", "write_atomic"]
+
+#: A filesystem path as users pass it: ``str`` or any ``os.PathLike[str]``.
+StrPath: TypeAlias = str | os.PathLike[str]
 
 
 def temp_path(path: Path) -> Path:

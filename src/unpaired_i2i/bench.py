@@ -115,7 +115,8 @@ def benchmark_train_step(
         ValueError: ``steps`` < 1 or ``warmup`` < 0.
     """
     from unpaired_i2i.models import CycleGAN
-    from unpaired_i2i.training.trainer import CycleTrainer, TrainConfig
+    from unpaired_i2i.training.config import TrainConfig
+    from unpaired_i2i.training.trainer import CycleTrainer
 
     if steps < 1:
         raise ValueError(f"steps must be >= 1; got {steps}")

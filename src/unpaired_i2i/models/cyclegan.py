@@ -11,7 +11,10 @@ from unpaired_i2i._checks import check_choice
 from unpaired_i2i.models.discriminators import ConvDiscriminator
 from unpaired_i2i.models.generators import ResnetGenerator
 
-__all__ = ["CYCLEGAN_PRESETS", "CycleGAN"]
+__all__ = ["CYCLEGAN_PRESETS", "NETWORK_NAMES", "CycleGAN"]
+
+#: The four networks of a :class:`CycleGAN`, in checkpoint order.
+NETWORK_NAMES: tuple[str, ...] = ("g_xy", "g_yx", "d_x", "d_y")
 
 # CycleGAN preset name -> (generator preset, discriminator preset)
 CYCLEGAN_PRESETS: dict[str, tuple[str, str]] = {
@@ -151,7 +154,7 @@ class CycleGAN(nn.Module):
             >>> CycleGAN.from_config(model.get_config()).get_config() == model.get_config()
             True
         """
-        missing = [k for k in ("g_xy", "g_yx", "d_x", "d_y") if k not in config]
+        missing = [k for k in NETWORK_NAMES if k not in config]
         if missing:
             raise ValueError(f"CycleGAN config lacks entries {missing}; got keys {sorted(config)}")
         return cls(

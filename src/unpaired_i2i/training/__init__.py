@@ -1,4 +1,10 @@
-"""Training: the trainer, its config and state, callbacks, checkpoints, LR schedules, the pool."""
+"""Training: the trainer, its config and state, callbacks, checkpoints, LR schedules, the pool.
+
+Layout: ``trainer`` (:class:`CycleTrainer`, the loop), ``objective`` (the CycleGAN losses and
+step users override), ``run_state`` (checkpoint dicts, RNG and data position), ``config``
+(:class:`TrainConfig`, :class:`TrainerState`), ``finite`` (NaN/inf detection), ``checkpoint``
+(files), ``pool``, ``schedules`` and ``callbacks/`` (one built-in callback family per module).
+"""
 
 from unpaired_i2i.training.callbacks import (
     EMA,
@@ -20,15 +26,12 @@ from unpaired_i2i.training.checkpoint import (
     load_cyclegan,
     save_checkpoint_file,
 )
+from unpaired_i2i.training.config import TrainConfig, TrainerState
+from unpaired_i2i.training.finite import NonFiniteLossError
+from unpaired_i2i.training.objective import LOSS_KEYS
 from unpaired_i2i.training.pool import ImagePool
 from unpaired_i2i.training.schedules import linear_decay_factor, linear_decay_lambda
-from unpaired_i2i.training.trainer import (
-    LOSS_KEYS,
-    CycleTrainer,
-    NonFiniteLossError,
-    TrainConfig,
-    TrainerState,
-)
+from unpaired_i2i.training.trainer import CycleTrainer
 
 __all__ = [
     "CHECKPOINT_KEYS",

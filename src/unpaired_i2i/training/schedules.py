@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from unpaired_i2i._checks import check_int
+
 __all__ = ["linear_decay_factor", "linear_decay_lambda"]
-
-
-def _check_count(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be an int >= 0; got {value!r}")
-    return value
 
 
 def linear_decay_factor(epoch: int, *, epochs: int, decay_epochs: int) -> float:
@@ -37,9 +33,9 @@ def linear_decay_factor(epoch: int, *, epochs: int, decay_epochs: int) -> float:
         >>> [round(linear_decay_factor(e, epochs=2, decay_epochs=3), 2) for e in range(5)]
         [1.0, 1.0, 0.75, 0.5, 0.25]
     """
-    _check_count("epoch", epoch)
-    _check_count("epochs", epochs)
-    _check_count("decay_epochs", decay_epochs)
+    check_int("epoch", epoch, 0)
+    check_int("epochs", epochs, 0)
+    check_int("decay_epochs", decay_epochs, 0)
     return max(0.0, 1.0 - max(0, epoch + 1 - epochs) / float(decay_epochs + 1))
 
 
@@ -64,8 +60,8 @@ def linear_decay_lambda(epochs: int, decay_epochs: int) -> Callable[[int], float
         >>> rule(0), rule(1)
         (1.0, 0.5)
     """
-    _check_count("epochs", epochs)
-    _check_count("decay_epochs", decay_epochs)
+    check_int("epochs", epochs, 0)
+    check_int("decay_epochs", decay_epochs, 0)
 
     def factor(epoch: int) -> float:
         return linear_decay_factor(epoch, epochs=epochs, decay_epochs=decay_epochs)

@@ -1,0 +1,142 @@
+"""The :class:`Callback` base class: the trainer's hooks, each a typed no-op.
+
+This module depends on nothing above it (``CycleTrainer`` is imported for type checking only),
+so the trainer can import it without importing any built-in callback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+if TYPE_CHECKING:
+    from unpaired_i2i.training.trainer import CycleTrainer
+
+__all__ = ["Callback"]
+
+
+class Callback:
+    """Base class of trainer callbacks: every hook is a typed no-op; override the ones you need.
+
+    Hooks receive the trainer first and run in the order the trainer's ``callbacks`` are listed:
+
+    ``on_fit_start``, then per epoch ``on_epoch_start``, per batch ``on_step_start`` /
+    ``on_step_end``, then ``on_epoch_end``; finally ``on_fit_end``. A resumed epoch gets its
+    ``on_epoch_start`` too (``trainer.state.batch_in_epoch`` then tells where it resumes). To stop
+    training, set ``trainer.state.should_stop = True`` (never raise): the current step finishes,
+    ``on_epoch_end`` and ``on_fit_end`` still run. ``on_exception`` runs when an exception
+    (including :class:`KeyboardInterrupt`) escapes :meth:`CycleTrainer.fit`, which then re-raises
+    it; ``on_fit_end`` does not run in that case.
+
+    A callback that carries state implements :meth:`state_dict` / :meth:`load_state_dict`; the
+    trainer stores it in checkpoints under :attr:`state_key`, which must be unique among the
+    trainer's callbacks.
+
+    Example:
+        >>> class CountSteps(Callback):
+        ...     def __init__(self) -> None:
+        ...         self.steps = 0
+        ...     def on_step_end(self, trainer, batch, losses) -> None:
+        ...         self.steps += 1
+        ...     def state_dict(self) -> dict[str, int]:
+        ...         return {"steps": self.steps}
+        ...     def load_state_dict(self, state) -> None:
+        ...         self.steps = int(state["steps"])
+        >>> CountSteps().state_key
+        'CountSteps'
+    """
+
+    @property
+    def state_key(self) -> str:
+        """Key of this callback's state in checkpoints (default: the class's qualified name)."""
+        return type(self).__qualname__
+
+    def state_dict(self) -> dict[str, Any]:
+        """Return this callback's state: tensors and plain Python values only (default empty)."""
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore a state produced by :meth:`state_dict` (default: nothing to restore).
+
+        Args:
+            state: The state stored in the checkpoint.
+        """
+
+    def on_fit_start(self, trainer: CycleTrainer) -> None:
+        """Run once when :meth:`CycleTrainer.fit` starts, before the first epoch.
+
+        Args:
+            trainer: The trainer.
+        """
+
+    def on_fit_end(self, trainer: CycleTrainer) -> None:
+        """Run once when :meth:`CycleTrainer.fit` finishes without an exception.
+
+        Args:
+            trainer: The trainer.
+        """
+
+    def on_epoch_start(self, trainer: CycleTrainer) -> None:
+        """Run at the start of every epoch (``trainer.state.epoch`` is 0-based).
+
+        Args:
+            trainer: The trainer.
+        """
+
+    def on_epoch_end(self, trainer: CycleTrainer) -> None:
+        """Run at the end of every epoch, also when training stopped inside it.
+
+        ``trainer.state.epoch_complete`` is ``True`` when the data was exhausted (the LR
+        schedulers have then already been stepped); ``trainer.state.epoch`` is still the epoch
+        that ended.
+
+        Args:
+            trainer: The trainer.
+        """
+
+    def on_step_start(self, trainer: CycleTrainer, batch: Any) -> None:
+        """Run before each training step.
+
+        Args:
+            trainer: The trainer.
+            batch: The batch as the data yielded it.
+        """
+
+    def on_step_end(
+        self, trainer: CycleTrainer, batch: Any, losses: Mapping[str, torch.Tensor]
+    ) -> None:
+        """Run after each training step; ``trainer.state.step`` already counts it.
+
+        Args:
+            trainer: The trainer.
+            batch: The batch as the data yielded it.
+            losses: The step's detached 0-d loss tensors (see :meth:`CycleTrainer.train_step`).
+                Reading them as floats synchronises with the device; prefer
+                ``trainer.state.last_losses``, refreshed every ``log_every`` steps.
+        """
+
+    def on_checkpoint_save(self, trainer: CycleTrainer, checkpoint: dict[str, Any]) -> None:
+        """Run when a checkpoint dict is built, before it is written; may add entries.
+
+        Args:
+            trainer: The trainer.
+            checkpoint: The checkpoint; added values must be tensors or plain Python values.
+        """
+
+    def on_checkpoint_load(self, trainer: CycleTrainer, checkpoint: Mapping[str, Any]) -> None:
+        """Run after a checkpoint has been restored into the trainer.
+
+        Args:
+            trainer: The trainer.
+            checkpoint: The loaded checkpoint.
+        """
+
+    def on_exception(self, trainer: CycleTrainer, exc: BaseException) -> None:
+        """Run when an exception escapes :meth:`CycleTrainer.fit`, before it is re-raised.
+
+        Args:
+            trainer: The trainer.
+            exc: The exception.
+        """

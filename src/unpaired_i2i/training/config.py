@@ -1,0 +1,236 @@
+"""What a run is configured with and where it stands: :class:`TrainConfig`, :class:`TrainerState`.
+
+Also the one place where a config is turned into the run's default callbacks
+(:func:`default_callbacks`), so the trainer module depends only on the callback base.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeAlias
+
+from unpaired_i2i._checks import check_bool, check_choice, check_float, check_int, is_real
+from unpaired_i2i.losses import GAN_MODES, GANMode
+from unpaired_i2i.training.callbacks.base import Callback
+from unpaired_i2i.training.callbacks.checkpoint import ModelCheckpoint
+
+__all__ = ["AMP_MODES", "AmpMode", "TrainConfig", "TrainerState", "default_callbacks"]
+
+AmpMode: TypeAlias = Literal["off", "bf16", "fp16"]
+"""Mixed precision of the training step: none, bfloat16 autocast, float16 autocast + scaler."""
+AMP_MODES: tuple[AmpMode, ...] = ("off", "bf16", "fp16")
+
+
+@dataclass(kw_only=True)
+class TrainConfig:
+    """Hyper-parameters of :class:`CycleTrainer`; the defaults are the reference CycleGAN's.
+
+    Validated on construction: an invalid value raises ``ValueError`` naming the field, what it
+    expects and what it got. ``to_dict`` / ``from_dict`` convert to and from plain Python
+    values (stored in checkpoints).
+
+    Args:
+        lr: Adam learning rate of both optimisers.
+        betas: Adam betas, each in ``[0, 1)``.
+        lambda_cycle: Weight of each L1 cycle-consistency term.
+        lambda_identity: Identity weight relative to ``lambda_cycle``: each identity term is
+            weighted ``lambda_identity * lambda_cycle`` (reference: 0.5 * 10 = 5); 0 skips the
+            identity terms and their two generator forwards.
+        gan_mode: Adversarial objective: ``"lsgan"`` (reference), ``"vanilla"`` or ``"hinge"``.
+        pool_size: Images per :class:`ImagePool` (0 disables the pools).
+        epochs: Epochs at the full learning rate.
+        decay_epochs: Epochs of linear LR decay after them (see
+            :func:`~unpaired_i2i.training.schedules.linear_decay_factor`). ``fit`` trains
+            ``epochs + decay_epochs`` epochs by default.
+        seed: Seed of a fresh run (torch, Python ``random``, NumPy) and of the image pools.
+        log_every: Every this many steps the losses are copied to the host into
+            ``TrainerState.last_losses`` and checked for NaN/inf.
+        checkpoint_dir: If set, the trainer adds a :class:`ModelCheckpoint` saving there at
+            every epoch end (and every ``checkpoint_every`` steps).
+        checkpoint_every: Steps between checkpoints; 0 saves only at epoch ends.
+        keep_last: Numbered checkpoints kept in ``checkpoint_dir`` (``last.pt`` always is).
+        amp: ``"off"``, ``"bf16"`` (autocast to bfloat16) or ``"fp16"`` (autocast to float16
+            with a :class:`torch.amp.GradScaler`, whose state is checkpointed).
+        channels_last: Keep the model and the inputs in ``channels_last`` memory format.
+
+    Raises:
+        ValueError: A field has an invalid value.
+
+    Example:
+        >>> cfg = TrainConfig(epochs=5, decay_epochs=5)
+        >>> cfg.identity_weight, cfg.total_epochs
+        (5.0, 10)
+        >>> TrainConfig.from_dict(cfg.to_dict()) == cfg
+        True
+    """
+
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    lambda_cycle: float = 10.0
+    lambda_identity: float = 0.5
+    gan_mode: GANMode = "lsgan"
+    pool_size: int = 50
+    epochs: int = 100
+    decay_epochs: int = 100
+    seed: int = 0
+    log_every: int = 100
+    checkpoint_dir: str | None = None
+    checkpoint_every: int = 0
+    keep_last: int = 3
+    amp: AmpMode = "off"
+    channels_last: bool = False
+
+    def __post_init__(self) -> None:
+        f = "TrainConfig."
+        self.lr = check_float(f + "lr", self.lr, expected="a finite float > 0", ok=lambda v: v > 0)
+        betas: Any = self.betas
+        if (
+            not isinstance(betas, Sequence)
+            or isinstance(betas, str)
+            or len(betas) != 2
+            or not all(is_real(b) and 0.0 <= float(b) < 1.0 for b in betas)
+        ):
+            raise ValueError(f"{f}betas must be a pair of floats in [0, 1); got {betas!r}")
+        self.betas = (float(betas[0]), float(betas[1]))
+        for name in ("lambda_cycle", "lambda_identity"):
+            value = check_float(
+                f + name, getattr(self, name), expected="a finite float >= 0", ok=lambda v: v >= 0
+            )
+            setattr(self, name, value)
+        check_choice(f + "gan_mode", self.gan_mode, GAN_MODES)
+        for name in ("pool_size", "epochs", "decay_epochs", "checkpoint_every", "keep_last"):
+            check_int(f + name, getattr(self, name), 0)
+        check_int(f + "seed", self.seed, 0, 2**63 - 1)
+        check_int(f + "log_every", self.log_every, 1)
+        if self.checkpoint_dir is not None:
+            directory: Any = self.checkpoint_dir
+            if not isinstance(directory, str | os.PathLike) or not os.fspath(directory):
+                raise ValueError(
+                    f"{f}checkpoint_dir must be None or a non-empty path (str); got {directory!r}"
+                )
+            self.checkpoint_dir = str(os.fspath(directory))
+        check_choice(f + "amp", self.amp, AMP_MODES)
+        check_bool(f + "channels_last", self.channels_last)
+
+    @property
+    def identity_weight(self) -> float:
+        """Weight of each identity term: ``lambda_identity * lambda_cycle``."""
+        return self.lambda_identity * self.lambda_cycle
+
+    @property
+    def total_epochs(self) -> int:
+        """``epochs + decay_epochs``: the default length of :meth:`CycleTrainer.fit`."""
+        return self.epochs + self.decay_epochs
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the fields as plain Python values (``betas`` as a tuple of floats)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
+        """Build a config from :meth:`to_dict` output; missing fields take their defaults.
+
+        Args:
+            data: Field values (``betas`` may be a list).
+
+        Returns:
+            The validated config.
+
+        Raises:
+            ValueError: A key is not a field (all unknown keys are listed), or a value is
+                invalid.
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(str(k) for k in data if k not in names)
+        if unknown:
+            raise ValueError(
+                f"TrainConfig.from_dict got unknown fields {unknown}; valid fields: {sorted(names)}"
+            )
+        values = dict(data)
+        if isinstance(values.get("betas"), list):
+            values["betas"] = tuple(values["betas"])
+        return cls(**values)
+
+
+@dataclass
+class TrainerState:
+    """Progress of a :class:`CycleTrainer`, read (and ``should_stop`` set) by callbacks.
+
+    Attributes:
+        epoch: The current epoch, 0-based. After ``fit`` completes it equals the number of
+            completed epochs.
+        step: Completed training steps since the start of training (incremented before
+            ``on_step_end``).
+        batch_in_epoch: Batches consumed in the current epoch.
+        epoch_complete: ``True`` only during ``on_epoch_end`` of an epoch whose data was
+            exhausted (its LR step has been taken).
+        should_stop: Set it to ``True`` to stop after the current step; reset by ``fit``.
+        max_epochs: Total epochs of the current ``fit``.
+        max_steps: Total steps of the current ``fit`` (``None``: unlimited).
+        last_losses: The losses of the latest log step (every ``log_every`` steps) as floats.
+    """
+
+    epoch: int = 0
+    step: int = 0
+    batch_in_epoch: int = 0
+    epoch_complete: bool = False
+    should_stop: bool = False
+    max_epochs: int | None = None
+    max_steps: int | None = None
+    last_losses: dict[str, float] = field(default_factory=dict)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Return the fields as plain Python values."""
+        out = dataclasses.asdict(self)
+        out["last_losses"] = dict(self.last_losses)
+        return out
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore fields from :meth:`state_dict` output (missing fields keep their value).
+
+        Args:
+            state: The stored state.
+        """
+        for name in ("epoch", "step", "batch_in_epoch"):
+            if name in state:
+                setattr(self, name, int(state[name]))
+        for name in ("epoch_complete", "should_stop"):
+            if name in state:
+                setattr(self, name, bool(state[name]))
+        for name in ("max_epochs", "max_steps"):
+            if name in state:
+                value = state[name]
+                setattr(self, name, None if value is None else int(value))
+        if "last_losses" in state:
+            self.last_losses = {str(k): float(v) for k, v in state["last_losses"].items()}
+
+
+def default_callbacks(config: TrainConfig, callbacks: Iterable[Callback]) -> list[Callback]:
+    """The callbacks of a run: ``callbacks`` plus what ``config`` asks for.
+
+    With ``config.checkpoint_dir`` set, a :class:`~unpaired_i2i.ModelCheckpoint` saving there
+    (every epoch end, every ``checkpoint_every`` steps, ``keep_last`` numbered files and
+    ``last.pt``) is appended unless one for that folder is already among ``callbacks``.
+
+    Args:
+        config: The run's config.
+        callbacks: The callbacks given by the user, in order.
+
+    Returns:
+        A new list; ``callbacks`` is not modified.
+    """
+    out = list(callbacks)
+    if config.checkpoint_dir is not None:
+        auto = ModelCheckpoint(
+            config.checkpoint_dir,
+            every_n_steps=config.checkpoint_every,
+            every_n_epochs=1,
+            keep_last=config.keep_last,
+            save_last=True,
+        )
+        if all(getattr(cb, "state_key", None) != auto.state_key for cb in out):
+            out.append(auto)
+    return out

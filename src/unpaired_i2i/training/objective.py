@@ -1,0 +1,288 @@
+"""The CycleGAN objective: the generator forward pass, the losses and one update.
+
+:class:`CycleObjective` holds the part of :class:`~unpaired_i2i.CycleTrainer` that users
+override to change the math (:meth:`~CycleObjective.generator_forward`,
+:meth:`~CycleObjective.compute_generator_loss`,
+:meth:`~CycleObjective.compute_discriminator_loss`, :meth:`~CycleObjective.unpack_batch`)
+and :meth:`~CycleObjective.train_step`, which composes them. It owns no state: the trainer
+builds the networks, optimisers, pools and scaler it reads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from unpaired_i2i.losses import cycle_consistency_loss, gan_loss, identity_loss
+from unpaired_i2i.models.cyclegan import CycleGAN
+from unpaired_i2i.training.config import TrainConfig
+from unpaired_i2i.training.pool import ImagePool
+
+__all__ = ["LOSS_KEYS", "CycleObjective"]
+
+LOSS_KEYS: tuple[str, ...] = (
+    "g_total",
+    "g_adv_xy",
+    "g_adv_yx",
+    "cycle_x",
+    "cycle_y",
+    "identity_x",
+    "identity_y",
+    "d_x",
+    "d_y",
+)
+"""Keys of the loss dict returned by :meth:`CycleTrainer.train_step`, in order."""
+
+
+class CycleObjective:
+    """The CycleGAN losses and training step, mixed into :class:`~unpaired_i2i.CycleTrainer`.
+
+    Not used on its own: it reads the attributes below, which the trainer sets up.
+
+    Attributes:
+        config: The hyper-parameters (``lambda_cycle``, ``lambda_identity``, ``gan_mode``,
+            ``amp``, ``channels_last``).
+        model: The four networks ``g_xy``, ``g_yx``, ``d_x``, ``d_y``.
+        device: Where the step runs.
+        optimizer_g: Adam over both generators.
+        optimizer_d: Adam over both discriminators.
+        pool_x: History of generated X images shown to ``d_x``.
+        pool_y: History of generated Y images shown to ``d_y``.
+        scaler: The fp16 gradient scaler, or ``None``.
+    """
+
+    config: TrainConfig
+    model: CycleGAN
+    device: torch.device
+    optimizer_g: torch.optim.Optimizer
+    optimizer_d: torch.optim.Optimizer
+    pool_x: ImagePool
+    pool_y: ImagePool
+    scaler: torch.amp.GradScaler | None
+    _d_params: list[nn.Parameter]
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.config.amp == "off":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.config.amp == "bf16" else torch.float16
+        return torch.autocast(device_type=self.device.type, dtype=dtype)
+
+    def _to_device(self, name: str, x: object) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor; got {type(x).__name__}")
+        fmt = torch.channels_last if self.config.channels_last else torch.preserve_format
+        return x.to(self.device, non_blocking=True, memory_format=fmt)
+
+    def unpack_batch(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """Split a batch yielded by the data into ``(real_x, real_y)``.
+
+        Args:
+            batch: A pair (tuple or list) of image tensors ``(N, C, H, W)``.
+
+        Returns:
+            ``(real_x, real_y)``.
+
+        Raises:
+            TypeError: The batch is not a pair.
+        """
+        if isinstance(batch, Sequence) and not isinstance(batch, str) and len(batch) == 2:
+            real_x, real_y = batch
+            return real_x, real_y
+        raise TypeError(
+            "fit expects batches of (real_x, real_y) image tensors; got "
+            f"{type(batch).__name__}"
+            + (f" of length {len(batch)}" if isinstance(batch, Sequence) else "")
+        )
+
+    def _gan(
+        self, pred: torch.Tensor, target_is_real: bool, *, for_discriminator: bool
+    ) -> torch.Tensor:
+        # Losses are computed in float32 even under autocast.
+        return gan_loss(
+            pred.float(),
+            target_is_real,
+            mode=self.config.gan_mode,
+            for_discriminator=for_discriminator,
+        )
+
+    def generator_forward(
+        self, real_x: torch.Tensor, real_y: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Run the generators: both cycles, plus the identity mappings when they are weighted.
+
+        Args:
+            real_x: Images of domain X ``(N, C_x, H, W)`` in ``[-1, 1]``.
+            real_y: Images of domain Y ``(N, C_y, H, W)`` in ``[-1, 1]``.
+
+        Returns:
+            ``fake_y = g_xy(x)``, ``rec_x = g_yx(fake_y)``, ``fake_x = g_yx(y)``,
+            ``rec_y = g_xy(fake_x)``, and, unless ``lambda_identity == 0``,
+            ``idt_y = g_xy(y)`` and ``idt_x = g_yx(x)``.
+        """
+        g_xy: nn.Module = self.model.g_xy
+        g_yx: nn.Module = self.model.g_yx
+        fake_y: torch.Tensor = g_xy(real_x)
+        rec_x: torch.Tensor = g_yx(fake_y)
+        fake_x: torch.Tensor = g_yx(real_y)
+        rec_y: torch.Tensor = g_xy(fake_x)
+        out = {"fake_y": fake_y, "rec_x": rec_x, "fake_x": fake_x, "rec_y": rec_y}
+        if self.config.lambda_identity != 0:
+            idt_y: torch.Tensor = g_xy(real_y)
+            idt_x: torch.Tensor = g_yx(real_x)
+            out["idt_y"] = idt_y
+            out["idt_x"] = idt_x
+        return out
+
+    def compute_generator_loss(
+        self, real_x: torch.Tensor, real_y: torch.Tensor, outputs: Mapping[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
+        """Return the generator loss terms and their sum ``g_total`` (with gradients).
+
+        ``g_adv_xy = gan(d_y(fake_y), real)``, ``g_adv_yx = gan(d_x(fake_x), real)``,
+        ``cycle_x = lambda_cycle * L1(rec_x, x)``, ``cycle_y`` likewise,
+        ``identity_x = w * L1(idt_x, x)`` and ``identity_y = w * L1(idt_y, y)`` with
+        ``w = lambda_identity * lambda_cycle`` (zeros when the identity terms are disabled).
+
+        Args:
+            real_x: Images of domain X.
+            real_y: Images of domain Y.
+            outputs: The output of :meth:`generator_forward`.
+
+        Returns:
+            The keys ``g_total``, ``g_adv_xy``, ``g_adv_yx``, ``cycle_x``, ``cycle_y``,
+            ``identity_x``, ``identity_y``: 0-d float32 tensors.
+        """
+        cfg = self.config
+        d_x: nn.Module = self.model.d_x
+        d_y: nn.Module = self.model.d_y
+        score_y: torch.Tensor = d_y(outputs["fake_y"])
+        score_x: torch.Tensor = d_x(outputs["fake_x"])
+        adv_xy = self._gan(score_y, True, for_discriminator=False)
+        adv_yx = self._gan(score_x, True, for_discriminator=False)
+        cycle_x = cycle_consistency_loss(real_x.float(), outputs["rec_x"].float(), cfg.lambda_cycle)
+        cycle_y = cycle_consistency_loss(real_y.float(), outputs["rec_y"].float(), cfg.lambda_cycle)
+        total = adv_xy + adv_yx + cycle_x + cycle_y
+        if "idt_x" in outputs and "idt_y" in outputs:
+            weight = cfg.identity_weight
+            identity_x = identity_loss(real_x.float(), outputs["idt_x"].float(), weight)
+            identity_y = identity_loss(real_y.float(), outputs["idt_y"].float(), weight)
+            total = total + identity_x + identity_y
+        else:
+            identity_x = torch.zeros((), device=adv_xy.device)
+            identity_y = torch.zeros((), device=adv_xy.device)
+        return {
+            "g_total": total,
+            "g_adv_xy": adv_xy,
+            "g_adv_yx": adv_yx,
+            "cycle_x": cycle_x,
+            "cycle_y": cycle_y,
+            "identity_x": identity_x,
+            "identity_y": identity_y,
+        }
+
+    def compute_discriminator_loss(
+        self, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor
+    ) -> torch.Tensor:
+        """Return ``0.5 * (gan(D(real), real) + gan(D(fake), fake))``.
+
+        Args:
+            discriminator: ``d_x`` or ``d_y``.
+            real: Real images of its domain.
+            fake: Detached generated images of its domain (from the image pool).
+
+        Returns:
+            A 0-d float32 tensor.
+        """
+        real_score: torch.Tensor = discriminator(real)
+        fake_score: torch.Tensor = discriminator(fake)
+        real_term = self._gan(real_score, True, for_discriminator=True)
+        fake_term = self._gan(fake_score, False, for_discriminator=True)
+        return 0.5 * (real_term + fake_term)
+
+    def _set_d_requires_grad(self, flag: bool) -> None:
+        for p in self._d_params:
+            p.requires_grad_(flag)
+
+    def _backward_and_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        if self.scaler is not None:
+            torch.autograd.backward(self.scaler.scale(loss))
+            self.scaler.step(optimizer)
+        else:
+            torch.autograd.backward(loss)
+            optimizer.step()
+
+    def _generator_step(
+        self, real_x: torch.Tensor, real_y: torch.Tensor
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        self.optimizer_g.zero_grad(set_to_none=True)
+        self._set_d_requires_grad(False)
+        try:
+            with self._autocast():
+                outputs = self.generator_forward(real_x, real_y)
+                terms = self.compute_generator_loss(real_x, real_y, outputs)
+            self._backward_and_step(terms["g_total"], self.optimizer_g)
+        finally:
+            self._set_d_requires_grad(True)
+        return outputs, terms
+
+    def _discriminator_step(
+        self, real_x: torch.Tensor, real_y: torch.Tensor, outputs: Mapping[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        self.optimizer_d.zero_grad(set_to_none=True)
+        fake_y = self.pool_y.query(outputs["fake_y"])
+        fake_x = self.pool_x.query(outputs["fake_x"])
+        with self._autocast():
+            loss_d_y = self.compute_discriminator_loss(self.model.d_y, real_y, fake_y)
+            loss_d_x = self.compute_discriminator_loss(self.model.d_x, real_x, fake_x)
+        self._backward_and_step(loss_d_x + loss_d_y, self.optimizer_d)
+        return loss_d_x, loss_d_y
+
+    def train_step(self, real_x: torch.Tensor, real_y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Run one full update: generators, then discriminators (the reference order).
+
+        ``fake_y = g_xy(x)``, ``rec_x = g_yx(fake_y)``, ``fake_x = g_yx(y)``,
+        ``rec_y = g_xy(fake_x)``; with both discriminators frozen, one generator Adam step on
+        ``g_total``; then, with the discriminators trainable again, ``d_y`` on ``y`` versus
+        ``pool_y.query(fake_y)`` and ``d_x`` on ``x`` versus ``pool_x.query(fake_x)`` (fakes
+        detached, made before the generator update) and one discriminator Adam step on
+        ``d_x + d_y``. It does not advance ``state`` (:meth:`fit` does).
+
+        Host synchronisation: with ``amp="off"`` or ``"bf16"`` the step never waits for the
+        device. With ``amp="fp16"`` it does, twice: :meth:`torch.amp.GradScaler.step` reads
+        its inf/NaN check on the host before each of the two optimiser steps (one
+        ``.item()`` each) to decide whether to skip that step.
+
+        Args:
+            real_x: Images of domain X ``(N, C_x, H, W)`` in ``[-1, 1]``, any device.
+            real_y: Images of domain Y ``(N, C_y, H, W)`` in ``[-1, 1]``.
+
+        Returns:
+            Detached 0-d float32 tensors on the trainer's device, under the keys
+            (:data:`LOSS_KEYS`):
+
+            - ``g_total``: the generator objective that was minimised (sum of the six below),
+            - ``g_adv_xy`` / ``g_adv_yx``: adversarial terms of ``g_xy`` (scored by ``d_y``) and
+              ``g_yx`` (scored by ``d_x``),
+            - ``cycle_x`` / ``cycle_y``: weighted cycle terms ``lambda_cycle * L1(rec, real)``,
+            - ``identity_x`` / ``identity_y``: weighted identity terms (zeros when disabled),
+            - ``d_x`` / ``d_y``: discriminator losses ``0.5 * (real term + fake term)``.
+
+        Raises:
+            TypeError: An input is not a tensor.
+            ShapeError: An input has the wrong shape for the networks.
+        """
+        x = self._to_device("real_x", real_x)
+        y = self._to_device("real_y", real_y)
+        self.model.train()
+        outputs, terms = self._generator_step(x, y)
+        loss_d_x, loss_d_y = self._discriminator_step(x, y, outputs)
+        if self.scaler is not None:
+            self.scaler.update()
+        losses = {key: terms[key].detach() for key in LOSS_KEYS[:7]}
+        losses["d_x"] = loss_d_x.detach()
+        losses["d_y"] = loss_d_y.detach()
+        return losses

@@ -1,0 +1,138 @@
+"""The trainer's loss terms, recomputed independently from the networks' outputs.
+
+Each term is rebuilt here from a copy of the networks taken before the step, with the loss
+formulas written out (not the library's loss functions), for random loss weights. A dropped
+``0.5`` in the discriminator loss, ``lambda_identity`` used in place of
+``lambda_identity * lambda_cycle``, or the two image pools swapped fails these tests.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from unpaired_i2i import LOSS_KEYS, CycleGAN, CycleTrainer, TrainConfig
+from unpaired_i2i.training.objective import CycleObjective
+
+SIZE = 8
+
+
+def _adv(pred: torch.Tensor, real: bool, mode: str, *, for_d: bool) -> torch.Tensor:
+    pred = pred.double()
+    if mode == "lsgan":
+        return ((pred - (1.0 if real else 0.0)) ** 2).mean()
+    if mode == "vanilla":
+        target = torch.full_like(pred, 1.0 if real else 0.0)
+        return F.binary_cross_entropy_with_logits(pred, target)
+    if not for_d:
+        return -pred.mean()
+    return (torch.clamp(1 - pred, min=0) if real else torch.clamp(1 + pred, min=0)).mean()
+
+
+def _l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return (a.double() - b.double()).abs().mean()
+
+
+def _trainer(config: TrainConfig, seed: int) -> CycleTrainer:
+    torch.manual_seed(seed)
+    model = CycleGAN.from_preset(
+        "cyclegan",
+        base_channels=4,
+        n_blocks=1,
+        discriminator_overrides={"base_channels": 4, "n_layers": 1},
+    )
+    return CycleTrainer(model, config, device="cpu")
+
+
+def _expected(
+    model: CycleGAN,
+    pool_x: object,
+    pool_y: object,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    cfg: TrainConfig,
+) -> dict[str, float]:
+    g, f, d_x, d_y = model.g_xy, model.g_yx, model.d_x, model.d_y
+    with torch.no_grad():
+        fake_y, fake_x = g(x), f(y)
+        rec_x, rec_y = f(fake_y), g(fake_x)
+        lc, li = cfg.lambda_cycle, cfg.lambda_identity
+        out = {
+            "g_adv_xy": _adv(d_y(fake_y), True, cfg.gan_mode, for_d=False),
+            "g_adv_yx": _adv(d_x(fake_x), True, cfg.gan_mode, for_d=False),
+            "cycle_x": lc * _l1(rec_x, x),
+            "cycle_y": lc * _l1(rec_y, y),
+            "identity_x": li * lc * _l1(f(x), x) if li else torch.zeros((), dtype=torch.float64),
+            "identity_y": li * lc * _l1(g(y), y) if li else torch.zeros((), dtype=torch.float64),
+        }
+        out["g_total"] = sum(out.values(), torch.zeros((), dtype=torch.float64))
+        # The discriminators see pool_y's answer for fake_y and pool_x's for fake_x.
+        shown_y = pool_y.query(fake_y)  # type: ignore[attr-defined]
+        shown_x = pool_x.query(fake_x)  # type: ignore[attr-defined]
+        for key, disc, real, fake in (("d_x", d_x, x, shown_x), ("d_y", d_y, y, shown_y)):
+            out[key] = 0.5 * (
+                _adv(disc(real), True, cfg.gan_mode, for_d=True)
+                + _adv(disc(fake), False, cfg.gan_mode, for_d=True)
+            )
+    return {k: float(v) for k, v in out.items()}
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    lambda_cycle=st.floats(0.5, 20.0),
+    lambda_identity=st.sampled_from([0.0, 0.3, 0.5, 2.0]),
+    gan_mode=st.sampled_from(["lsgan", "vanilla", "hinge"]),
+    seed=st.integers(0, 2**16),
+)
+def test_train_step_losses_match_an_independent_computation(
+    lambda_cycle: float, lambda_identity: float, gan_mode: str, seed: int
+) -> None:
+    cfg = TrainConfig(
+        lambda_cycle=lambda_cycle,
+        lambda_identity=lambda_identity,
+        gan_mode=gan_mode,  # type: ignore[arg-type]
+        pool_size=2,
+        seed=seed,
+    )
+    trainer = _trainer(cfg, seed)
+    gen = torch.Generator().manual_seed(seed)
+    # Fill the two pools with different images, so that asking the wrong pool shows d_x and
+    # d_y other images than the right one would (the full pools then answer at random).
+    trainer.pool_x.query(torch.rand(2, 3, SIZE, SIZE, generator=gen) * 2 - 1)
+    trainer.pool_y.query(torch.rand(2, 3, SIZE, SIZE, generator=gen) * 2 - 1)
+    x = torch.rand(2, 3, SIZE, SIZE, generator=gen) * 2 - 1
+    y = torch.rand(2, 3, SIZE, SIZE, generator=gen) * 2 - 1
+    before = copy.deepcopy(trainer.model)
+    pools = copy.deepcopy((trainer.pool_x, trainer.pool_y))
+
+    losses = trainer.train_step(x, y)
+
+    assert list(losses) == list(LOSS_KEYS)
+    expected = _expected(before, *pools, x, y, cfg)
+    for key in LOSS_KEYS:
+        assert float(losses[key]) == pytest.approx(expected[key], rel=1e-5, abs=1e-6), key
+
+
+def test_the_swapped_pool_check_can_fail() -> None:
+    """The test above tells the pools apart: swapping them changes the expected D losses."""
+    cfg = TrainConfig(pool_size=2, seed=1)
+    trainer = _trainer(cfg, 1)
+    gen = torch.Generator().manual_seed(1)
+    trainer.pool_x.query(torch.rand(2, 3, SIZE, SIZE, generator=gen) * 2 - 1)
+    trainer.pool_y.query(torch.rand(2, 3, SIZE, SIZE, generator=gen) * 2 - 1)
+    x = torch.rand(2, 3, SIZE, SIZE, generator=gen) * 2 - 1
+    y = torch.rand(2, 3, SIZE, SIZE, generator=gen) * 2 - 1
+    right = _expected(trainer.model, *copy.deepcopy((trainer.pool_x, trainer.pool_y)), x, y, cfg)
+    swapped = _expected(trainer.model, *copy.deepcopy((trainer.pool_y, trainer.pool_x)), x, y, cfg)
+    assert right["d_x"] != pytest.approx(swapped["d_x"], rel=1e-5)
+
+
+def test_trainer_is_built_from_the_objective() -> None:
+    assert issubclass(CycleTrainer, CycleObjective)
+    for name in ("generator_forward", "compute_generator_loss", "compute_discriminator_loss"):
+        assert getattr(CycleTrainer, name) is getattr(CycleObjective, name)
