@@ -448,9 +448,9 @@ def _write_foreign(kind: str, path: Path) -> None:
     ("kind", "pattern"),
     [
         ("random-bytes", "refused|cannot read"),
-        ("empty", "cannot read"),
-        ("json", "refused|cannot read"),
-        ("truncated", "cannot read"),
+        ("empty", r"is not a PyTorch checkpoint \(the file is empty\)"),
+        ("json", r"is not a PyTorch checkpoint \(it looks like a text file\)"),
+        ("truncated", "cannot read checkpoint .* truncated or damaged"),
         ("missing-keys", r"lacks the keys \['config'"),
         ("wrong-version", "format version 99"),
         ("state-dict-only", "format version None"),
@@ -467,6 +467,79 @@ def test_foreign_or_broken_files_raise_checkpoint_error(
         trainer.load_checkpoint(path)
     assert str(path) in str(info.value)
     assert isinstance(info.value, RuntimeError)
+    assert "weights_only" not in str(info.value)
+
+
+# What a file that is not a checkpoint is said to be; never advice to load it unsafely.
+EXPECTED = "expected a training checkpoint (.pt) written by `unpaired-i2i train` or"
+
+
+def _write_png(path: Path) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(path, format="PNG")
+
+
+@pytest.mark.parametrize(
+    ("name", "write", "says"),
+    [
+        ("photo.png", _write_png, "it looks like a PNG image"),
+        ("notes.txt", lambda p: p.write_text("step 1000: loss 0.3\n"), "it looks like a text file"),
+        ("empty.pt", lambda p: p.write_bytes(b""), "the file is empty"),
+    ],
+)
+def test_a_file_that_is_not_a_checkpoint_is_named_as_such(
+    tmp_path: Path, name: str, write: Any, says: str
+) -> None:
+    path = tmp_path / name
+    write(path)
+    for load in (load_checkpoint_file, load_cyclegan):
+        with pytest.raises(CheckpointError) as info:
+            load(path)
+        message = str(info.value)
+        assert message.startswith(f"{path} is not a PyTorch checkpoint ({says}); {EXPECTED}")
+        assert "run folder" in message
+        assert "weights_only" not in message and "\n" not in message
+        assert info.value.__cause__ is None  # torch's message (with its advice) is not chained
+
+
+class Opaque:
+    """An ordinary class: its instances are not among the globals weights_only allows."""
+
+    def __init__(self) -> None:
+        self.value = 1
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+@pytest.mark.parametrize("writer", ["pickle", "torch.save"])
+def test_a_pickle_with_a_disallowed_global_is_refused_naming_the_type(
+    tmp_path: Path, writer: str
+) -> None:
+    path = tmp_path / "other.pt"
+    payload = {"meta": {"format_version": FORMAT_VERSION}, "model": Opaque()}
+    if writer == "pickle":
+        path.write_bytes(pickle.dumps(payload, protocol=2))
+    else:
+        torch.save(payload, path)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint_file(path)
+    message = str(info.value)
+    assert message.startswith(f"refused to load checkpoint {path}: it holds a Python object")
+    assert f"{Opaque.__module__}.Opaque" in message and "nothing in it was run" in message
+    assert EXPECTED in message
+    assert "weights_only" not in message and "\n" not in message
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:FutureWarning")
+def test_a_folder_or_an_exported_model_is_not_a_checkpoint(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match=r"is a folder, not a checkpoint file.*last\.pt"):
+        load_checkpoint_file(tmp_path)
+    traced = torch.jit.trace(torch.nn.Conv2d(3, 3, 1), torch.zeros(1, 3, 4, 4))
+    path = tmp_path / "g_xy.pt"
+    torch.jit.save(traced, str(path))
+    with pytest.raises(CheckpointError, match="looks like an exported TorchScript model") as info:
+        load_checkpoint_file(path)
+    assert "weights_only" not in str(info.value)
 
 
 def test_missing_file_raises_file_not_found(tmp_path: Path) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
+import importlib.util
 import json
 import subprocess
 import sys
@@ -13,7 +15,9 @@ import torch
 from PIL import Image
 
 from unpaired_i2i import load_cyclegan
-from unpaired_i2i.cli import DEMO_DEFAULTS, main
+from unpaired_i2i.cli import DEMO_DEFAULTS, build_parser, main
+
+HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 
 TINY = [
     "--size", "32", "--base-channels", "4", "--d-base-channels", "4", "--n-blocks", "1",
@@ -40,7 +44,7 @@ def test_demo_run_leaves_every_artifact(demo_run: Path) -> None:
     out = demo_run
     assert (out / "checkpoints" / "last.pt").is_file()
     assert (out / "samples" / "latest.png").is_file()
-    assert (out / "loss_plot.png").is_file()
+    assert (out / "loss_plot.png").is_file() == HAS_MATPLOTLIB  # the plot extra draws it
     rows = list(csv.DictReader((out / "metrics.csv").open()))
     assert [int(r["step"]) for r in rows] == list(range(1, 13))  # 6 images x 2 epochs, log_every 1
     report = json.loads((out / "eval.json").read_text())
@@ -68,6 +72,10 @@ def test_demo_prints_where_things_are(tmp_path: Path, capsys: pytest.CaptureFixt
         "paired test L1",
     ):
         assert word in out
+    # The README's name for the sample grid, as a path.
+    assert f"samples:     {tmp_path / 'r' / 'samples' / 'latest.png'}" in out
+    if not HAS_MATPLOTLIB:
+        assert "note: no loss plot" in out and "unpaired-i2i[plot]" in out
 
 
 def test_resume_auto_after_interruption_matches_straight_run(
@@ -149,6 +157,7 @@ def test_resume_auto_without_checkpoint_starts_fresh(
     assert code == 0 and "starting a new run" in out
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit:FutureWarning")  # TorchScript's deprecation
 def test_translate_and_export(
     demo_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -282,3 +291,178 @@ def test_python_dash_m_entry_point() -> None:
 
 def test_demo_defaults_are_small_enough_for_a_cpu() -> None:
     assert DEMO_DEFAULTS["size"] <= 128 and DEMO_DEFAULTS["base_channels"] <= 32
+
+
+# ------------------------------------------------------------------------------------- help
+def subcommands() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(sub.choices)
+
+
+@pytest.mark.parametrize("name", ["train", "translate", "export", "download", "bench"])
+def test_every_option_has_help_and_shows_its_default(name: str) -> None:
+    parser = subcommands()[name]
+    formatter = parser._get_formatter()
+    # One of a required group (train --data | --demo) is required: it has no default either.
+    required = {
+        id(action)
+        for group in parser._mutually_exclusive_groups
+        if group.required
+        for action in group._group_actions
+    }
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction):
+            continue
+        label = "/".join(action.option_strings) or action.dest
+        assert action.help and action.help.strip(), f"{name} {label} has no help"
+        is_flag = isinstance(action, argparse._StoreTrueAction)
+        optional = not action.required and id(action) not in required
+        if action.option_strings and optional and not is_flag:
+            text = formatter._expand_help(action)
+            assert "default" in text, f"{name} {label}: the help does not show the default"
+            assert "(default: None)" not in text, f"{name} {label}"
+    assert parser.description and parser.description.strip()
+    assert parser.epilog and f"unpaired-i2i {name} " in parser.epilog  # an example
+
+
+def test_train_help_shows_both_sets_of_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: 64 with --demo, 256 with --data)" in text
+    assert "(default: 7 with --demo, 100 with --data)" in text  # --epochs
+    assert "--data the reference settings: 256x256" in text and "200 in all" in text
+
+
+def test_translate_help_says_which_way_is_summer_to_winter(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["translate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "trainA to trainB: summer to winter" in text
+
+
+# ------------------------------------------------------------- training data that cannot be read
+def write_domains(root: Path, n: int = 4) -> None:
+    for domain, colour in (("trainA", (200, 40, 40)), ("trainB", (40, 40, 200))):
+        (root / domain).mkdir(parents=True)
+        for i in range(n):
+            Image.new("RGB", (36, 36), (colour[0], colour[1] + 10 * i, colour[2])).save(
+                root / domain / f"{i:04d}.png"
+            )
+
+
+def corrupt_dataset(root: Path) -> tuple[Path, Path]:
+    write_domains(root)
+    truncated = root / "trainB" / "0002.png"
+    data = truncated.read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])
+    not_an_image = root / "trainA" / "notes.jpg"
+    not_an_image.write_text("meeting notes, not a photo\n")
+    return truncated, not_an_image
+
+
+DATA_TINY = [
+    "--size", "32", "--base-channels", "4", "--d-base-channels", "4", "--n-blocks", "1",
+    "--epochs", "1", "--decay-epochs", "0", "--max-steps", "2", "--no-progress",
+]  # fmt: skip
+
+
+def test_unreadable_training_images_are_all_reported_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from unpaired_i2i.training import CycleTrainer
+
+    def no_training(*args: object, **kwargs: object) -> None:
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(CycleTrainer, "fit", no_training)
+    truncated, not_an_image = corrupt_dataset(tmp_path / "data")
+    run_dir = tmp_path / "runs" / "r"
+    code, out, err = run(
+        ["train", "--data", str(tmp_path / "data"), "--out", str(run_dir), *DATA_TINY], capsys
+    )
+    assert code == 1
+    assert str(truncated) in err and str(not_an_image) in err
+    assert err.startswith("unpaired-i2i train: error: 2 of 9 images") and err.count("error:") == 1
+    assert "fix or delete these files, or pass --skip-corrupt" in err
+    assert "Traceback" not in err and "training" not in out
+    assert not run_dir.exists() and not run_dir.parent.exists()  # no empty run folder left
+
+
+def test_skip_corrupt_trains_without_the_unreadable_images(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    truncated, not_an_image = corrupt_dataset(tmp_path / "data")
+    run_dir = tmp_path / "r"
+    code, out, err = run(
+        ["train", "--data", str(tmp_path / "data"), "--out", str(run_dir), *DATA_TINY,
+         "--skip-corrupt"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "skipping 2 of 9 images that cannot be read" in out
+    assert str(truncated) in out and str(not_an_image) in out
+    assert "on 4 images/epoch" in out  # trainA: 4 readable, trainB: 3
+    assert (run_dir / "checkpoints" / "last.pt").is_file()
+    assert json.loads((run_dir / "run.json").read_text())["data"] == str(tmp_path / "data")
+
+
+def test_data_without_a_train_split_leaves_no_run_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "data" / "only_one").mkdir(parents=True)
+    run_dir = tmp_path / "runs" / "x"
+    code, _, err = run(["train", "--data", str(tmp_path / "data"), "--out", str(run_dir)], capsys)
+    assert code == 1 and "no 'train' split" in err and len(err.strip().splitlines()) == 1
+    assert not run_dir.exists() and not (tmp_path / "runs").exists()
+
+
+# ----------------------------------------------------------------------- translate failures
+def test_translate_writes_every_readable_image_and_reports_each_bad_one(
+    demo_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    images = tmp_path / "in"
+    images.mkdir()
+    for name in ("a.png", "c.png"):
+        Image.new("RGB", (20, 16), (10, 120, 30)).save(images / name)
+    (images / "b.jpg").write_text("not an image")
+    truncated = images / "d.png"
+    Image.new("RGB", (64, 64), (1, 2, 3)).save(truncated)
+    truncated.write_bytes(truncated.read_bytes()[:40])
+    out_dir = tmp_path / "out"
+    code, out, err = run(["translate", str(demo_run), str(images), "--out", str(out_dir)], capsys)
+    assert code == 1
+    assert sorted(p.name for p in out_dir.iterdir()) == ["a.png", "c.png"]
+    lines = err.strip().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("unpaired-i2i translate: error: cannot read image ")
+    assert "b.jpg" in lines[0] and "d.png" in lines[1]
+    assert f"translated 2 of 4 images into {out_dir}" in out
+
+
+def test_translate_with_no_readable_image_leaves_no_output_folder(
+    demo_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    out_dir = tmp_path / "new" / "out"
+    code, out, err = run(["translate", str(demo_run), str(bad), "--out", str(out_dir)], capsys)
+    assert code == 1 and "bad.png" in err and len(err.strip().splitlines()) == 1
+    assert "nothing written" in out
+    assert not out_dir.exists() and not out_dir.parent.exists()
+
+
+def test_an_image_given_as_checkpoint_says_what_is_expected(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    photo = tmp_path / "x.png"
+    Image.new("RGB", (8, 8)).save(photo)
+    code, _, err = run(["translate", str(photo), str(photo), "--out", str(tmp_path / "o")], capsys)
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert f"{photo} is not a PyTorch checkpoint (it looks like a PNG image)" in err
+    assert "expected a training checkpoint (.pt)" in err and "run folder" in err
+    assert "weights_only" not in err
+    assert not (tmp_path / "o").exists()

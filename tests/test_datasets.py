@@ -495,3 +495,83 @@ def test_from_root_errors_name_root_and_list_contents(tmp_path: Path) -> None:
         UnpairedImageDataset.from_root(tmp_path, "val")
     with pytest.raises(ValueError, match="split"):
         UnpairedImageDataset.from_root(tmp_path, "../x")
+
+
+# ------------------------------------------------------------------------- verify_images
+def test_verify_images_reports_every_unreadable_file_in_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from unpaired_i2i import verify_images
+
+    mandelbrot = Image.effect_mandelbrot((96, 96), (-2, -1.5, 1, 1.5), 50).convert("RGB")
+    good_png, good_jpg = tmp_path / "good.png", tmp_path / "good.jpg"
+    mandelbrot.save(good_png)
+    mandelbrot.save(good_jpg, quality=90)
+    cut_png, cut_jpg = tmp_path / "cut.png", tmp_path / "cut.jpg"
+    cut_png.write_bytes(good_png.read_bytes()[: good_png.stat().st_size * 9 // 10])
+    cut_jpg.write_bytes(good_jpg.read_bytes()[: good_jpg.stat().st_size * 9 // 10])
+    text = tmp_path / "notes.jpg"
+    text.write_text("not an image")
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    missing = tmp_path / "missing.png"
+    paths = [cut_png, good_png, text, good_jpg, cut_jpg, empty, str(missing)]
+
+    bad = verify_images(paths)
+    assert [p for p, _ in bad] == [cut_png, text, cut_jpg, empty, missing]
+    reasons = dict(bad)
+    assert "truncated" in reasons[cut_png].lower() and "truncated" in reasons[cut_jpg].lower()
+    assert reasons[text].startswith("UnidentifiedImageError")
+    assert reasons[missing].startswith("FileNotFoundError")
+    for _path, reason in bad:  # each a one-line reason
+        assert reason and "\n" not in reason
+    # Every file verify_images passes is one load_image reads; every one it flags is not.
+    for path in (good_png, good_jpg):
+        assert load_image(path).size == (96, 96)
+    for path in (cut_png, text, cut_jpg, empty):
+        with pytest.raises(CorruptImageError):
+            load_image(path)
+
+    assert verify_images([good_png, good_jpg], progress=True, description="checking data") == []
+    assert "checking data" in capsys.readouterr().err
+    assert verify_images([]) == []
+
+
+# ------------------------------------------------------------------------- EXIF orientation
+def write_exif_rotated(path: Path, orientation: int) -> None:
+    """A 30x20 JPEG as stored: left half red, right half blue, with an EXIF orientation tag."""
+    img = Image.new("RGB", (30, 20), (0, 0, 255))
+    img.paste((255, 0, 0), (0, 0, 15, 20))
+    exif = Image.Exif()
+    exif[0x0112] = orientation  # Orientation
+    img.save(path, format="JPEG", quality=95, exif=exif)
+
+
+@pytest.mark.parametrize(
+    ("orientation", "top", "bottom"),
+    [(6, "red", "blue"), (8, "blue", "red")],  # 6: turn 90 degrees clockwise; 8: anticlockwise
+)
+def test_exif_rotated_jpeg_is_loaded_upright(
+    tmp_path: Path, orientation: int, top: str, bottom: str
+) -> None:
+    path = tmp_path / "A" / "photo.jpg"
+    path.parent.mkdir()
+    write_exif_rotated(path, orientation)
+    with Image.open(path) as raw:
+        assert raw.size == (30, 20) and raw.getexif()[0x0112] == orientation
+
+    image = load_image(path)
+    assert image.size == (20, 30)  # portrait, as the camera was held
+
+    def colour(rgb: tuple[int, int, int]) -> str:
+        return "red" if rgb[0] > rgb[2] else "blue"
+
+    assert colour(image.getpixel((10, 3))) == top  # type: ignore[arg-type]
+    assert colour(image.getpixel((10, 26))) == bottom  # type: ignore[arg-type]
+
+    write_solid(tmp_path / "B", 1)
+    ds = UnpairedImageDataset(tmp_path / "A", tmp_path / "B", size=SIZE, train=False)
+    x, _ = ds[0]
+    red_minus_blue = x[0] - x[2]  # (H, W)
+    upper, lower = red_minus_blue[: SIZE // 4].mean(), red_minus_blue[-SIZE // 4 :].mean()
+    assert (upper > 0) == (top == "red") and (lower > 0) == (bottom == "red")

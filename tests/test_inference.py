@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from unpaired_i2i import (
     CorruptImageError,
     ResnetGenerator,
     ShapeError,
+    UnreadableImagesError,
     export_generator,
     load_exported,
     translate,
@@ -308,6 +310,58 @@ def test_modes_restored_when_an_image_fails(gen: ResnetGenerator, tmp_path: Path
     assert all(m.training for m in gen.modules())
 
 
+def test_unreadable_images_are_reported_after_the_others_are_translated(
+    gen: ResnetGenerator, tmp_path: Path
+) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    write_image(src / "a.png", 16, 16, seed=1)
+    (src / "b.jpg").write_text("not an image")
+    write_image(src / "c.png", 20, 12, seed=2)
+    truncated = write_image(src / "d.png", 32, 32, seed=3)
+    truncated.write_bytes(truncated.read_bytes()[:60])
+
+    out_dir = tmp_path / "out"
+    with pytest.raises(UnreadableImagesError) as info:
+        translate(gen, src, output_dir=out_dir, batch_size=1)
+    err = info.value
+    assert isinstance(err, CorruptImageError) and isinstance(err, OSError)
+    assert [p.name for p, _ in err.failures] == ["b.jpg", "d.png"]
+    assert err.path == src / "b.jpg" and err.total == 4
+    assert err.results == [out_dir / "a.png", out_dir / "c.png"]
+    assert sorted(p.name for p in out_dir.iterdir()) == ["a.png", "c.png"]
+    message = str(err)
+    assert message.startswith("cannot read 2 of 4 input images (the other 2 were translated)")
+    assert str(src / "b.jpg") in message and str(truncated) in message
+
+    # Without output_dir the readable images' tensors come with the error, in input order.
+    with pytest.raises(UnreadableImagesError) as info:
+        translate(gen, [src / "c.png", src / "b.jpg", src / "a.png"])
+    assert [tuple(t.shape) for t in info.value.results] == [(3, 12, 20), (3, 16, 16)]
+    torch.testing.assert_close(info.value.results[1], translate(gen, src / "a.png")[0])
+
+
+def test_no_output_folder_when_nothing_is_saved(
+    gen: ResnetGenerator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"broken")
+    with pytest.raises(UnreadableImagesError):
+        translate(gen, bad, output_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+    good = write_image(tmp_path / "good.png", 16, 16)
+
+    def full_disk(image: object, fp: Any, format: object = None) -> None:
+        fp.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("unpaired_i2i.inference.save_image", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        translate(gen, good, output_dir=tmp_path / "out2")
+    assert not (tmp_path / "out2").exists()  # no empty folder, no temporary file
+
+
 # ---------------------------------------------------------------------------------------- export
 @jit_deprecation
 def test_torchscript_export_matches_eager_at_another_size(
@@ -363,8 +417,8 @@ def test_failed_save_keeps_the_previous_file(
     target = tmp_path / "g.pt"
     target.write_bytes(b"previous export")
 
-    def broken_save(module: object, f: str) -> None:
-        Path(f).write_bytes(b"partial")
+    def broken_save(module: object, f: Any) -> None:
+        f.write(b"partial")
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(torch.jit, "save", broken_save)

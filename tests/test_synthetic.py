@@ -108,6 +108,8 @@ def test_layout_and_pairing(tmp_path: Path) -> None:
     assert names["testA"] == names["testB"] == [f"{i:04d}.png" for i in range(3)]
     manifest = json.loads((root / "season_dataset.json").read_text())
     assert manifest["complete"] is True
+    # The manifest is written atomically: no temporary file is left next to it.
+    assert sorted(p.name for p in root.iterdir()) == ["season_dataset.json", *sorted(SPLITS)]
     assert (manifest["n_train"], manifest["n_test"], manifest["size"], manifest["seed"]) == (
         5,
         3,

@@ -54,6 +54,7 @@ from unpaired_i2i.data import (
     psnr,
     ssim,
     to_rgb,
+    verify_images,
 )
 
 # --- training ---
@@ -84,7 +85,12 @@ from unpaired_i2i.training import (
 
 # --- inference / cli ---
 # isort: split
-from unpaired_i2i.inference import export_generator, load_exported, translate
+from unpaired_i2i.inference import (
+    UnreadableImagesError,
+    export_generator,
+    load_exported,
+    translate,
+)
 
 # --- benchmarks: a tool, not a model part; reachable as ``unpaired_i2i.bench`` and, for
 # code written against 0.1, as attributes of the package (loaded on first use) ---
@@ -143,6 +149,7 @@ __all__ = [
     "TrainConfig",
     "TrainerState",
     "UnpairedImageDataset",
+    "UnreadableImagesError",
     "__version__",
     "cycle_consistency_loss",
     "default_load_size",
@@ -169,4 +176,5 @@ __all__ = [
     "to_rgb",
     "translate",
     "translation_grid",
+    "verify_images",
 ]

@@ -31,7 +31,8 @@ class ShapeError(ValueError):
     """
 
 
-def _fmt(shape: Sequence[int]) -> str:
+def format_shape(shape: Sequence[int]) -> str:
+    """A shape as it reads in error messages: ``(1, 3, 66, 66)``."""
     return "(" + ", ".join(str(int(s)) for s in shape) + ")"
 
 
@@ -74,23 +75,23 @@ def check_image_batch(
     if x.dim() != 4:
         raise ShapeError(
             f"{module} expects a 4-D {what} of shape {expected}; "
-            f"got a {x.dim()}-D tensor of shape {_fmt(shape)}"
+            f"got a {x.dim()}-D tensor of shape {format_shape(shape)}"
         )
     if shape[1] != channels:
         raise ShapeError(
             f"{module} expects {what} of shape {expected} with {channels} channels; "
-            f"got {shape[1]} channels in {_fmt(shape)}"
+            f"got {shape[1]} channels in {format_shape(shape)}"
         )
     h, w = shape[2], shape[3]
     if h < min_size or w < min_size:
         raise ShapeError(
             f"{module} expects {what} of shape {expected} with H and W at least {min_size}; "
-            f"got {_fmt(shape)}, which is too small"
+            f"got {format_shape(shape)}, which is too small"
         )
     if divisor > 1 and (h % divisor or w % divisor):
         raise ShapeError(
             f"{module} expects {what} of shape {expected} with H and W divisible by {divisor}; "
-            f"got {_fmt(shape)}"
+            f"got {format_shape(shape)}"
         )
 
 

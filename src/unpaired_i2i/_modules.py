@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-__all__ = ["device_and_dtype", "eval_mode"]
+__all__ = ["device_and_dtype", "eval_mode", "on_device"]
 
 
 def device_and_dtype(
@@ -77,3 +77,25 @@ def eval_mode(*modules: nn.Module) -> Iterator[None]:
     finally:
         for m, training in modes:
             m.training = training
+
+
+@contextlib.contextmanager
+def on_device(module: nn.Module, device: torch.device) -> Iterator[None]:
+    """Move ``module`` to ``device`` for a block, and back to where it was afterwards.
+
+    Args:
+        module: The module (moved in place).
+        device: Where it runs inside the block; nothing moves when it is already there.
+
+    Yields:
+        Nothing; the module is on ``device`` inside the block.
+    """
+    original, _ = device_and_dtype(module)
+    if original == device:
+        yield
+        return
+    module.to(device)
+    try:
+        yield
+    finally:
+        module.to(original)

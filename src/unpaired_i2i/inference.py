@@ -13,9 +13,8 @@ import copy
 import importlib
 import math
 import os
-import tempfile
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeAlias, overload
 
@@ -26,8 +25,16 @@ from torch.jit._trace import TracerWarning  # public as torch.jit.TracerWarning,
 from torchvision.transforms import v2
 from torchvision.utils import save_image
 
-from unpaired_i2i._checks import ShapeError, check_choice, check_image_batch
-from unpaired_i2i.data.datasets import IMAGE_EXTENSIONS, load_image
+from unpaired_i2i._checks import (
+    ShapeError,
+    check_choice,
+    check_image_batch,
+    check_int,
+    check_optional_int,
+)
+from unpaired_i2i._io import StrPath, write_atomic
+from unpaired_i2i._modules import device_and_dtype, eval_mode, on_device
+from unpaired_i2i.data.datasets import IMAGE_EXTENSIONS, CorruptImageError, load_image
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -36,13 +43,11 @@ __all__ = [
     "FitMode",
     "PathInputs",
     "StrPath",
+    "UnreadableImagesError",
     "export_generator",
     "load_exported",
     "translate",
 ]
-
-StrPath: TypeAlias = str | os.PathLike[str]
-"""A filesystem path given as ``str`` or ``os.PathLike``."""
 
 PathInputs: TypeAlias = StrPath | Sequence[StrPath]
 """One image file or folder, or a sequence of them."""
@@ -58,6 +63,42 @@ EXPORT_FORMATS: tuple[ExportFormat, ...] = ("torchscript", "onnx")
 
 _DeviceLike: TypeAlias = torch.device | str
 _ONNX_HINT = "pip install 'unpaired-i2i[onnx]'"
+
+
+class UnreadableImagesError(CorruptImageError):
+    """Some input images of :func:`translate` could not be read; all the others were translated.
+
+    Raised once, after every readable image has been translated (and saved, with
+    ``output_dir``), so that one damaged file never costs the rest of a folder. It is a
+    :class:`~unpaired_i2i.CorruptImageError` (so an :class:`OSError`) whose ``path`` and
+    ``reason`` are those of the first failure; the message lists every failed file.
+
+    Attributes:
+        failures: ``(path, reason)`` for every input file that could not be read, in input
+            order.
+        results: What :func:`translate` returns for the readable images: the saved PNG paths
+            with ``output_dir``, else one tensor per image; in input order.
+        total: The number of input files.
+    """
+
+    def __init__(
+        self,
+        failures: Sequence[tuple[Path, str]],
+        results: list[Path] | list[torch.Tensor],
+        total: int,
+    ) -> None:
+        if not failures:
+            raise ValueError("UnreadableImagesError needs at least one failure")
+        super().__init__(*failures[0])
+        self.failures = list(failures)
+        self.results = results
+        self.total = total
+        listed = "; ".join(f"{path}: {reason}" for path, reason in failures)
+        translated = total - len(failures)
+        self.args = (
+            f"cannot read {len(failures)} of {total} input images (the other {translated} "
+            f"were translated): {listed}",
+        )
 
 
 # ---------------------------------------------------------------------------- generator helpers
@@ -80,40 +121,6 @@ def _min_size(generator: nn.Module, divisor: int) -> int:
 def _in_channels(generator: nn.Module) -> int:
     channels = getattr(generator, "in_channels", 3)
     return channels if isinstance(channels, int) else 3
-
-
-def _device_and_dtype(module: nn.Module) -> tuple[torch.device, torch.dtype]:
-    """The device and floating dtype of a module's first floating parameter or buffer."""
-    for tensor in (*module.parameters(), *module.buffers()):
-        if tensor.is_floating_point():
-            return tensor.device, tensor.dtype
-    return torch.device("cpu"), torch.float32
-
-
-@contextlib.contextmanager
-def _eval_mode(module: nn.Module) -> Iterator[None]:
-    """Put ``module`` in eval mode, then restore every submodule's own ``training`` flag."""
-    modes = [(m, m.training) for m in module.modules()]
-    module.eval()
-    try:
-        yield
-    finally:
-        for m, training in modes:
-            m.training = training
-
-
-@contextlib.contextmanager
-def _on_device(module: nn.Module, device: torch.device) -> Iterator[None]:
-    """Move ``module`` to ``device`` for the block, and back to where it was afterwards."""
-    original, _ = _device_and_dtype(module)
-    if original == device:
-        yield
-        return
-    module.to(device)
-    try:
-        yield
-    finally:
-        module.to(original)
 
 
 def _call(generator: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -199,6 +206,16 @@ def _load_image(path: Path, *, channels: int, size: int | None) -> torch.Tensor:
         unit, mean=[0.5] * channels, std=[0.5] * channels
     )
     return normalized
+
+
+def _save_png(image: torch.Tensor, path: Path) -> None:
+    """Save a ``(C, H, W)`` image in ``[-1, 1]`` as a PNG, atomically.
+
+    ``write_atomic`` also creates the folder, so an output folder appears only once there is
+    something to put in it.
+    """
+    unit = image.add(1.0).div_(2.0)
+    write_atomic(path, lambda f: save_image(unit, f, format="png"))
 
 
 def _plan_outputs(files: Sequence[Path], output_dir: Path, suffix: str) -> list[Path]:
@@ -313,8 +330,9 @@ def translate(
             an extension in :data:`~unpaired_i2i.IMAGE_EXTENSIONS`, hidden files skipped, sorted
             by name; subfolders are not searched), or a sequence of files and folders, in which
             case the results follow the order of the files.
-        output_dir: Folder (created if needed) where each result is saved as
-            ``<input stem><suffix>.png``. Only for path inputs.
+        output_dir: Folder where each result is saved as ``<input stem><suffix>.png``, each
+            file written atomically; the folder is created when the first result is saved, so
+            a call that saves nothing leaves no empty folder. Only for path inputs.
         size: Length in pixels of the shorter side that images are resized to before
             translation. Only for path inputs; ``None`` keeps the original size.
         batch_size: Most images run through the generator at once.
@@ -332,9 +350,11 @@ def translate(
         FileNotFoundError: An input file or folder does not exist (named in the message).
         ValueError: A folder holds no images, an option is invalid or does not apply to the
             input kind, two inputs would be saved under the same name, or a result would
-            overwrite its input image.
-        CorruptImageError: An image file cannot be decoded (an ``OSError``; the message names
-            the file).
+            overwrite its input image. Raised before anything is read or written.
+        UnreadableImagesError: Some image files cannot be read or decoded. Raised at the end,
+            after every readable image was translated (and saved); it lists each failed file
+            in ``failures`` and carries the readable images' results in ``results``. It is a
+            :class:`~unpaired_i2i.CorruptImageError`, so an ``OSError``.
         ShapeError: A tensor input is not an ``(N, in_channels, H, W)`` batch.
         TypeError: ``inputs`` is neither a tensor nor paths.
 
@@ -352,10 +372,8 @@ def translate(
         torch.Size([2, 3, 30, 21])
     """
     check_choice("fit", fit, FIT_MODES)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
-    if size is not None and size < 1:
-        raise ValueError(f"size must be a positive integer or None; got {size!r}")
+    check_int("translate batch_size", batch_size, 1)
+    check_optional_int("translate size", size, 1)
     if suffix and output_dir is None:
         raise ValueError(f"suffix is only used with output_dir; got suffix={suffix!r}")
     divisor = _divisor(generator, default=4)
@@ -386,25 +404,69 @@ def translate(
             f"got {type(inputs).__name__}"
         )
     files = _resolve_inputs(inputs)
-    out_paths: list[Path] | None = None
-    if output_dir is not None:
-        out_dir = Path(output_dir)
-        out_paths = _plan_outputs(files, out_dir, suffix)
-        out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = None if output_dir is None else Path(output_dir)
+    out_paths = None if out_dir is None else _plan_outputs(files, out_dir, suffix)
+    created_dir = out_dir is not None and not out_dir.exists()
     results: list[torch.Tensor | None] = [None] * len(files)
+    failures: dict[int, tuple[Path, str]] = {}
 
     def finish(indices: list[int], batch: torch.Tensor) -> None:
         for i, image in zip(indices, batch, strict=True):
             if out_paths is not None:
-                save_image(image.add(1.0).div_(2.0), out_paths[i])
+                _save_png(image, out_paths[i])
             else:
                 results[i] = image.clone()
 
+    try:
+        _translate_files(
+            generator,
+            files,
+            finish,
+            failures,
+            channels=in_channels,
+            size=size,
+            batch_size=batch_size,
+            device=run_device,
+            divisor=divisor,
+            min_size=min_size,
+            fit=fit,
+        )
+    except BaseException:
+        if created_dir and out_dir is not None:
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()  # only if still empty
+        raise
+
+    outputs: list[Path] | list[torch.Tensor]
+    if out_paths is not None:
+        outputs = [p for i, p in enumerate(out_paths) if i not in failures]
+    else:
+        outputs = [r for r in results if r is not None]
+    if failures:
+        raise UnreadableImagesError([failures[i] for i in sorted(failures)], outputs, len(files))
+    return outputs
+
+
+def _translate_files(
+    generator: nn.Module,
+    files: Sequence[Path],
+    finish: Callable[[list[int], torch.Tensor], None],
+    failures: dict[int, tuple[Path, str]],
+    *,
+    channels: int,
+    size: int | None,
+    batch_size: int,
+    device: torch.device | None,
+    divisor: int,
+    min_size: int,
+    fit: FitMode,
+) -> None:
+    """Load, batch and translate ``files``; record unreadable ones in ``failures``."""
     with contextlib.ExitStack() as stack:
-        stack.enter_context(_eval_mode(generator))
-        if run_device is not None:
-            stack.enter_context(_on_device(generator, run_device))
-        dev, dtype = _device_and_dtype(generator)
+        stack.enter_context(eval_mode(generator))
+        if device is not None:
+            stack.enter_context(on_device(generator, device))
+        dev, dtype = device_and_dtype(generator)
         # Images wait in one bucket per size until a full batch is ready; too many waiting
         # images (many distinct sizes) flush the fullest bucket, which bounds memory.
         buckets: dict[tuple[int, int], list[tuple[int, torch.Tensor]]] = {}
@@ -420,7 +482,14 @@ def translate(
             finish([i for i, _ in items], y.to("cpu", torch.float32))
 
         for index, path in enumerate(files):
-            image = _load_image(path, channels=in_channels, size=size)
+            try:
+                image = _load_image(path, channels=channels, size=size)
+            except CorruptImageError as err:
+                failures[index] = (path, err.reason)
+                continue
+            except (FileNotFoundError, PermissionError, IsADirectoryError) as err:
+                failures[index] = (path, err.strerror or type(err).__name__)
+                continue
             key = (image.shape[-2], image.shape[-1])
             buckets.setdefault(key, []).append((index, image))
             pending += 1
@@ -430,10 +499,6 @@ def translate(
                 flush(max(buckets, key=lambda k: len(buckets[k])))
         for key in list(buckets):
             flush(key)
-
-    if out_paths is not None:
-        return out_paths
-    return [r for r in results if r is not None]
 
 
 def _translate_tensor(
@@ -448,10 +513,10 @@ def _translate_tensor(
 ) -> torch.Tensor:
     outputs: list[torch.Tensor] = []
     with contextlib.ExitStack() as stack:
-        stack.enter_context(_eval_mode(generator))
+        stack.enter_context(eval_mode(generator))
         if device is not None:
-            stack.enter_context(_on_device(generator, device))
-        dev, dtype = _device_and_dtype(generator)
+            stack.enter_context(on_device(generator, device))
+        dev, dtype = device_and_dtype(generator)
         for start in range(0, inputs.shape[0], batch_size):
             chunk = inputs[start : start + batch_size]
             with torch.inference_mode():
@@ -483,23 +548,10 @@ def _export_module(generator: nn.Module) -> Iterator[nn.Module]:
     """Yield ``generator`` in eval mode on the CPU in float32, leaving the original unchanged."""
     floating = [t for t in (*generator.parameters(), *generator.buffers()) if t.is_floating_point()]
     if all(t.device.type == "cpu" and t.dtype == torch.float32 for t in floating):
-        with _eval_mode(generator):
+        with eval_mode(generator):
             yield generator
     else:  # export a CPU float32 copy rather than move (and round) the caller's weights
         yield copy.deepcopy(generator).to("cpu", torch.float32).eval()
-
-
-@contextlib.contextmanager
-def _atomic_target(path: Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success it replaces ``path`` atomically."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _second_example(example: torch.Tensor, divisor: int) -> torch.Tensor:
@@ -535,8 +587,8 @@ def export_generator(
       ``"input"`` and output ``"output"``. With ``dynamic=True`` the batch size and ``H``/``W``
       are dynamic axes (``H`` and ``W`` multiples of ``generator.downsampling_factor``).
 
-    The file is written to a temporary file in the same folder and then renamed, so ``path``
-    never holds a partial export. Missing parent folders are created.
+    The file is written to a temporary file in the same folder, flushed to disk and then
+    renamed, so ``path`` never holds a partial export. Missing parent folders are created.
 
     Args:
         generator: The generator to export.
@@ -583,8 +635,7 @@ def export_generator(
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     if example_input is None:
-        if size < 1:
-            raise ValueError(f"size must be a positive integer; got {size!r}")
+        check_int("export_generator size", size, 1)
         seeded = torch.Generator().manual_seed(0)
         shape = (1, _in_channels(generator), size, size)
         example = torch.rand(shape, generator=seeded) * 2 - 1
@@ -622,8 +673,7 @@ def _export_torchscript(
                     f"the TorchScript trace of {type(module).__name__} does not reproduce it on "
                     f"input of shape {tuple(x.shape)}{hint}: {err}"
                 ) from err
-    with _atomic_target(target) as tmp:
-        torch.jit.save(traced, str(tmp))
+    write_atomic(target, lambda f: torch.jit.save(traced, f))
 
 
 def _export_onnx(
@@ -646,27 +696,31 @@ def _export_onnx(
                 3: width * divisor if divisor > 1 else width,
             },
         )
-    with _atomic_target(target) as tmp:
-        try:
-            torch.onnx.export(
-                module,
-                (example,),
-                str(tmp),
-                input_names=["input"],
-                output_names=["output"],
-                opset_version=opset,
-                dynamo=True,
-                dynamic_shapes=dynamic_shapes,
-                external_data=False,
-                verbose=False,
-            )
-        except Exception as err:
-            if not dynamic:
-                raise
-            raise RuntimeError(
-                f"ONNX export of {type(module).__name__} with dynamic batch and H/W axes failed; "
-                f"pass dynamic=False to export fixed shapes: {err}"
-            ) from err
+    try:
+        program = torch.onnx.export(
+            module,
+            (example,),
+            None,
+            input_names=["input"],
+            output_names=["output"],
+            opset_version=opset,
+            dynamo=True,
+            dynamic_shapes=dynamic_shapes,
+            verbose=False,
+        )
+    except Exception as err:
+        if not dynamic:
+            raise
+        raise RuntimeError(
+            f"ONNX export of {type(module).__name__} with dynamic batch and H/W axes failed; "
+            f"pass dynamic=False to export fixed shapes: {err}"
+        ) from err
+    if program is None:  # pragma: no cover - dynamo=True always returns the program
+        raise RuntimeError(f"torch.onnx.export returned no program for {type(module).__name__}")
+    # One self-contained file (weights included): what ONNXProgram.save writes for a model
+    # under protobuf's 2 GB limit, here through the atomic writer.
+    data: bytes = program.model_proto.SerializeToString()
+    write_atomic(target, lambda f: f.write(data))
 
 
 def load_exported(path: StrPath, *, map_location: _DeviceLike | None = None) -> torch.nn.Module:

@@ -16,6 +16,7 @@ from unpaired_i2i.data.datasets import (
     UnpairedImageDataset,
     list_images,
     load_image,
+    verify_images,
 )
 from unpaired_i2i.data.download import DATASET_NAMES, DATASET_URL, DownloadError, download_dataset
 from unpaired_i2i.data.evaluation import ColorTransfer, evaluate_paired, psnr, ssim
@@ -44,4 +45,5 @@ __all__ = [
     "psnr",
     "ssim",
     "to_rgb",
+    "verify_images",
 ]

@@ -14,15 +14,18 @@ import hashlib
 import operator
 import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import SupportsIndex
 
 import torch
 from PIL import Image, ImageOps
 from torch.utils.data import Dataset
+from tqdm.auto import tqdm
 from typing_extensions import Self
 
+from unpaired_i2i._checks import check_int
+from unpaired_i2i._io import StrPath
 from unpaired_i2i.data.transforms import CycleGANTransform, to_rgb
 
 __all__ = [
@@ -32,6 +35,7 @@ __all__ = [
     "UnpairedImageDataset",
     "list_images",
     "load_image",
+    "verify_images",
 ]
 
 #: File extensions (lower case) recognised as images; matching is case-insensitive.
@@ -46,8 +50,6 @@ IMAGE_EXTENSIONS: tuple[str, ...] = (
     ".ppm",
     ".pgm",
 )
-
-PathLike = str | os.PathLike[str]
 
 
 class CorruptImageError(OSError):
@@ -67,7 +69,7 @@ class CorruptImageWarning(UserWarning):
     """Warned once per file when :class:`UnpairedImageDataset` skips a corrupt image."""
 
 
-def load_image(path: PathLike) -> Image.Image:
+def load_image(path: StrPath) -> Image.Image:
     """Read an image file fully into memory as 8-bit RGB.
 
     EXIF orientation is applied, then the mode is normalised by
@@ -112,12 +114,13 @@ def _is_image_name(name: str) -> bool:
     return not name.startswith(".") and name.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def list_images(folder: PathLike, *, argument: str = "folder") -> list[Path]:
+def list_images(folder: StrPath, *, argument: str = "folder") -> list[Path]:
     """List the image files under ``folder``, recursively, in sorted order.
 
     Files whose extension is not in :data:`IMAGE_EXTENSIONS` (case-insensitive) and hidden files
     and folders (names starting with ``.``, e.g. macOS ``._*`` files) are ignored. Files are not
-    opened; decoding errors surface when an item is loaded.
+    opened; decoding errors surface when an item is loaded, or up front with
+    :func:`verify_images`.
 
     Args:
         folder: The folder to scan.
@@ -161,6 +164,69 @@ def list_images(folder: PathLike, *, argument: str = "folder") -> list[Path]:
             f"{', '.join(IMAGE_EXTENSIONS)} found in {root}{extra}"
         )
     return sorted(found, key=lambda p: p.relative_to(root).parts)
+
+
+def _image_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be read as an image, or ``None`` when it can (see verify_images)."""
+    try:
+        with Image.open(path) as opened:
+            image_format = opened.format
+            opened.verify()
+        if image_format != "PNG":
+            # verify() checks a PNG's chunks and their CRCs up to IEND, but for other formats it
+            # reads only the header; decode those (a JPEG at 1/8 scale), which finds truncation.
+            with Image.open(path) as opened:
+                opened.draft(None, (1, 1))
+                opened.load()
+    except Exception as err:  # Pillow raises many types on malformed data
+        return f"{type(err).__name__}: {err}"
+    return None
+
+
+def verify_images(
+    paths: Iterable[StrPath], *, progress: bool = False, description: str = "checking images"
+) -> list[tuple[Path, str]]:
+    """Check that image files can be read, cheaply, and return every one that cannot.
+
+    Meant to run before training starts, so that a damaged file is reported at once rather than
+    when the loader reaches it hours later. Each file is opened with Pillow and
+    :meth:`PIL.Image.Image.verify`-ed without a full decode: for a PNG that checks every chunk
+    and its checksum up to the end marker, which catches truncated files. Other formats are
+    decoded as cheaply as the format allows (JPEGs at 1/8 scale), since ``verify`` reads only
+    their header. A file that passes can still fail in rare cases (data damaged inside a PNG's
+    compressed stream with a valid checksum); :class:`UnpairedImageDataset` then raises
+    :class:`CorruptImageError` or, with ``skip_corrupt=True``, skips it.
+
+    Args:
+        paths: The image files, e.g. ``dataset.paths_x + dataset.paths_y``.
+        progress: Show a progress bar (tqdm, on stderr) while checking.
+        description: Label of the progress bar.
+
+    Returns:
+        ``(path, reason)`` for every file that cannot be read, in input order; empty when all
+        are readable. ``reason`` reads like ``"OSError: Truncated File Read"``.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from PIL import Image
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     good, bad = pathlib.Path(d) / "good.png", pathlib.Path(d) / "bad.jpg"
+        ...     Image.new("RGB", (8, 8)).save(good)
+        ...     _ = bad.write_text("not an image")
+        ...     [(p.name, reason.split(":")[0]) for p, reason in verify_images([good, bad])]
+        [('bad.jpg', 'UnidentifiedImageError')]
+    """
+    files = [Path(p) for p in paths]
+    bad: list[tuple[Path, str]] = []
+    bar = tqdm(files, desc=description, unit="img", disable=not progress, leave=False)
+    try:
+        for path in bar:
+            problem = _image_problem(path)
+            if problem is not None:
+                bad.append((path, problem))
+    finally:
+        bar.close()
+    return bad
 
 
 def _mix_seed(*values: int) -> int:
@@ -263,8 +329,8 @@ class UnpairedImageDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
 
     def __init__(
         self,
-        root_x: PathLike,
-        root_y: PathLike,
+        root_x: StrPath,
+        root_y: StrPath,
         *,
         size: int = 256,
         load_size: int | None = None,
@@ -302,7 +368,7 @@ class UnpairedImageDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     @classmethod
     def from_root(
         cls,
-        root: PathLike,
+        root: StrPath,
         split: str = "train",
         *,
         size: int = 256,
@@ -410,9 +476,7 @@ class UnpairedImageDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         Raises:
             ValueError: ``epoch`` is not a non-negative int.
         """
-        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-            raise ValueError(f"set_epoch expects epoch to be a non-negative int; got {epoch!r}")
-        self.epoch = epoch
+        self.epoch = check_int("UnpairedImageDataset.set_epoch epoch", epoch, 0)
 
     def __len__(self) -> int:
         return max(len(self.paths_x), len(self.paths_y))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 import re
 from dataclasses import dataclass
@@ -24,6 +23,9 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from PIL import Image, ImageDraw
+
+from unpaired_i2i._checks import check_int
+from unpaired_i2i._io import StrPath, write_atomic
 
 __all__ = ["SEASONS", "Season", "draw_scene", "make_season_dataset"]
 
@@ -406,8 +408,7 @@ def draw_scene(geometry_seed: int, season: Season, *, size: int = 128) -> Image.
     """
     if season not in SEASONS:
         raise ValueError(f"draw_scene expects season to be one of {SEASONS}; got {season!r}")
-    if isinstance(size, bool) or not isinstance(size, int) or size < 8:
-        raise ValueError(f"draw_scene expects size to be an int >= 8; got {size!r}")
+    check_int("draw_scene size", size, 8)
     if isinstance(geometry_seed, bool) or not isinstance(geometry_seed, int):
         raise ValueError(f"draw_scene expects geometry_seed to be an int; got {geometry_seed!r}")
     return _render(_geometry(geometry_seed), season, 2 * size).reduce(2)
@@ -419,9 +420,8 @@ def _scene_seed(seed: int, stream: str, index: int) -> int:
 
 
 def _write_manifest(root: Path, params: dict[str, object]) -> None:
-    tmp = root / f".{_MANIFEST}.tmp"
-    tmp.write_text(json.dumps(params, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, root / _MANIFEST)
+    text = json.dumps(params, indent=2, sort_keys=True) + "\n"
+    write_atomic(root / _MANIFEST, lambda f: f.write(text.encode()))
 
 
 def _read_manifest(root: Path) -> dict[str, object] | None:
@@ -435,16 +435,8 @@ def _read_manifest(root: Path) -> dict[str, object] | None:
     return data if isinstance(data, dict) else {}
 
 
-def _check_count(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(
-            f"make_season_dataset expects {name} to be an int >= {minimum}; got {value!r}"
-        )
-    return value
-
-
 def make_season_dataset(
-    root: str | os.PathLike[str],
+    root: StrPath,
     *,
     n_train: int = 200,
     n_test: int = 20,
@@ -486,9 +478,9 @@ def make_season_dataset(
         ...     print(sorted(p.name for p in (root / "testB").iterdir()))
         ['0000.png', '0001.png']
     """
-    _check_count("n_train", n_train, 1)
-    _check_count("n_test", n_test, 1)
-    _check_count("size", size, 8)
+    check_int("make_season_dataset n_train", n_train, 1)
+    check_int("make_season_dataset n_test", n_test, 1)
+    check_int("make_season_dataset size", size, 8)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"make_season_dataset expects seed to be an int; got {seed!r}")
     out = Path(root)

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
+import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from unpaired_i2i._io import copy_atomic, write_atomic
-from unpaired_i2i.models.cyclegan import CycleGAN
+from unpaired_i2i._io import StrPath, copy_atomic, write_atomic
+from unpaired_i2i.models.cyclegan import NETWORK_NAMES, CycleGAN
 
 __all__ = [
     "CHECKPOINT_KEYS",
@@ -48,8 +50,6 @@ CHECKPOINT_KEYS: tuple[str, ...] = (
     "callbacks",
 )
 """Top-level keys every training checkpoint has (callbacks may add more)."""
-
-StrPath = str | os.PathLike[str]
 
 _PLAIN_TYPES = (str, bytes, int, float, bool, complex, type(None), torch.dtype, torch.device)
 
@@ -175,6 +175,88 @@ def _first_line(err: BaseException) -> str:
     return text[0] if text else type(err).__name__
 
 
+#: What a checkpoint is, for messages about files that are not one.
+_EXPECTED = (
+    "expected a training checkpoint (.pt) written by `unpaired-i2i train` or "
+    "CycleTrainer.save_checkpoint (the command line also takes a run folder)"
+)
+
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"II*\x00", "a TIFF image"),
+    (b"MM\x00*", "a TIFF image"),
+    (b"BM", "a BMP image"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"%PDF", "a PDF document"),
+)
+
+# torch's own messages advise re-running with weights_only=False: never pass that on.
+_UNSAFE_ADVICE = re.compile(r"weights_only|arbitrary code", re.IGNORECASE)
+_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
+
+
+def _sniff(file: Path) -> str | None:
+    """What ``file`` looks like when it is clearly not a torch checkpoint, else ``None``."""
+    try:
+        with file.open("rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return None
+    if not head:
+        return "the file is empty"
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return f"it looks like {kind}"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "it looks like a WebP image"
+    if file.suffix.lower() == ".onnx":
+        return "it looks like an ONNX model (unpaired-i2i export --format onnx)"
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(file) as archive:
+                names = archive.namelist()
+        except (zipfile.BadZipFile, OSError):
+            return None  # a damaged zip: most likely a truncated torch checkpoint
+        if any("/code/" in name or name.endswith("/constants.pkl") for name in names):
+            return "it looks like an exported TorchScript model (unpaired-i2i export)"
+        if not any(name.endswith("/data.pkl") for name in names):
+            return "it looks like a zip archive of other files"
+        return None
+    if b"\x00" not in head:
+        try:
+            head.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        return "it looks like a text file"
+    return None
+
+
+def _load_error(file: Path, err: Exception) -> CheckpointError:
+    """The :class:`CheckpointError` for a failed ``torch.load``, without torch's advice."""
+    if isinstance(err, pickle.UnpicklingError):
+        found = _GLOBAL.search(str(err))
+        if found:
+            return CheckpointError(
+                f"refused to load checkpoint {file}: it holds a Python object of type "
+                f"{found.group(1)}, which a training checkpoint never contains (only tensors "
+                "and plain values); loading it could run code from the file, so nothing in it "
+                f"was run; {_EXPECTED}"
+            )
+        return CheckpointError(
+            f"refused to load checkpoint {file}: it is not a torch checkpoint of tensors and "
+            f"plain values (damaged, foreign or unsafe; nothing in it was run); {_EXPECTED}"
+        )
+    detail = _first_line(err)
+    detail = "" if _UNSAFE_ADVICE.search(detail) else f": {type(err).__name__}: {detail}"
+    return CheckpointError(
+        f"cannot read checkpoint {file}: it is truncated or damaged, or not a PyTorch "
+        f"checkpoint{detail}; {_EXPECTED}"
+    )
+
+
 def load_checkpoint_file(
     path: StrPath,
     *,
@@ -184,7 +266,8 @@ def load_checkpoint_file(
     """Read a checkpoint with ``torch.load(..., weights_only=True)`` and check its layout.
 
     Loading never runs code from the file: anything but tensors and plain Python values is
-    refused.
+    refused. A file that is not a checkpoint at all (an image, a text file, an exported model,
+    an empty file) is named as such in the message, with what was expected instead.
 
     Args:
         path: The checkpoint file.
@@ -198,24 +281,26 @@ def load_checkpoint_file(
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        CheckpointError: The file is truncated, foreign, holds other objects than tensors and
-            plain values, lacks a required key or has another format version.
+        CheckpointError: ``path`` is a folder, the file is truncated or not a checkpoint,
+            holds other objects than tensors and plain values, lacks a required key or has
+            another format version.
     """
     file = Path(os.fspath(path))
     if not file.exists():
         raise FileNotFoundError(f"checkpoint not found: {file}")
+    if file.is_dir():
+        raise CheckpointError(
+            f"{file} is a folder, not a checkpoint file; expected a training checkpoint (.pt) "
+            f"such as a run folder's checkpoints/last.pt"
+        )
+    kind = _sniff(file)  # before torch.load, which warns about or misreads some foreign files
+    if kind is not None:
+        raise CheckpointError(f"{file} is not a PyTorch checkpoint ({kind}); {_EXPECTED}")
     try:
         loaded = torch.load(file, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise CheckpointError(
-            f"refused to load checkpoint {file}: it is not a torch checkpoint of tensors and plain "
-            f"values (corrupt, foreign or unsafe; nothing in it was run): {_first_line(err)}"
-        ) from None
     except Exception as err:
-        raise CheckpointError(
-            f"cannot read checkpoint {file} (truncated or not a torch checkpoint): "
-            f"{type(err).__name__}: {_first_line(err)}"
-        ) from err
+        # from None: torch's own message would advise loading with weights_only=False.
+        raise _load_error(file, err) from None
     if required_keys is None:
         if not isinstance(loaded, dict):
             raise CheckpointError(
@@ -296,7 +381,7 @@ def load_cyclegan(
         )
     try:
         model = CycleGAN.from_config(config)
-        for name in ("g_xy", "g_yx", "d_x", "d_y"):
+        for name in NETWORK_NAMES:
             getattr(model, name).load_state_dict(checkpoint["model"][name])
         ema = checkpoint.get("callbacks", {}).get("EMA") if use_ema else None
         if isinstance(ema, dict) and "g_xy" in ema and "g_yx" in ema:

@@ -14,8 +14,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import torch
 
-from unpaired_i2i._checks import ShapeError
-from unpaired_i2i._checks import _fmt as _shape
+from unpaired_i2i._checks import ShapeError, format_shape
 from unpaired_i2i._io import write_atomic
 
 if TYPE_CHECKING:
@@ -46,7 +45,8 @@ def check_images(owner: str, name: str, images: object) -> torch.Tensor:
         )
     if images.dim() != 4 or images.shape[0] < 1:
         raise ShapeError(
-            f"{owner} expects {name} of shape (N, C, H, W) with N >= 1; got {_shape(images.shape)}"
+            f"{owner} expects {name} of shape (N, C, H, W) with N >= 1; "
+            f"got {format_shape(images.shape)}"
         )
     if not images.is_floating_point():
         raise TypeError(
@@ -68,7 +68,7 @@ def check_image_pair(owner: str, images_x: torch.Tensor, images_y: torch.Tensor)
     if images_x.shape[2:] != images_y.shape[2:]:
         raise ShapeError(
             f"{owner} expects images_x and images_y with the same H and W (one grid); got "
-            f"{_shape(images_x.shape)} and {_shape(images_y.shape)}"
+            f"{format_shape(images_x.shape)} and {format_shape(images_y.shape)}"
         )
     cx, cy = int(images_x.shape[1]), int(images_y.shape[1])
     if cx != cy and not {cx, cy} <= {1, 3}:

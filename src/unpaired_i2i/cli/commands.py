@@ -1,197 +1,38 @@
-"""The ``unpaired-i2i`` command line: ``train``, ``translate``, ``export``, ``download``, ``bench``.
+"""What the ``unpaired-i2i`` commands do (train, translate, export, download, bench).
 
-``unpaired-i2i train --demo`` makes the built-in summer/winter data, trains a small CycleGAN on
-the CPU in a few minutes and leaves a run folder with checkpoints, sample grids, a loss plot,
-the metrics log and the paired evaluation of the final generator. Bad arguments get one clear
-line on stderr and exit status 2, never a traceback.
+Each command reads its parsed arguments (:func:`~unpaired_i2i.cli.parser.build_parser`) and
+returns an exit status; :func:`main` turns errors into one line on stderr: exit status 2 for
+bad arguments, 1 for a failure at run time, 130 for Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any
 
 import torch
 
+from unpaired_i2i._io import write_atomic
 from unpaired_i2i.bench import BENCH_VARIANTS
 
 __all__ = ["DEMO_DEFAULTS", "build_parser", "main"]
 
-PROG = "unpaired-i2i"
+from unpaired_i2i.cli.parser import (
+    DATA_DEFAULTS,
+    DEMO_DEFAULTS,
+    PROG,
+    CommandError,
+    UsageError,
+    build_parser,
+)
 
-_N = TypeVar("_N", int, float)
-
-#: Settings of ``train --demo`` (each can still be overridden on the command line). Chosen so
-#: the run takes about four minutes on two CPU cores (2,400 steps) and its samples visibly turn
-#: summer scenes into winter ones: measured paired test L1 0.160 against 0.306 for colour
-#: transfer and 0.595 for the identity.
-DEMO_DEFAULTS: dict[str, Any] = {
-    "preset": "cyclegan",
-    "size": 64,
-    "batch_size": 1,
-    "base_channels": 16,
-    "d_base_channels": 16,
-    "n_blocks": 3,
-    "epochs": 7,
-    "decay_epochs": 5,
-    "max_steps": None,
-    "lr": 2e-4,
-    "pool_size": 50,
-    "lambda_identity": 0.5,
-    "log_every": 25,
-    "sample_every": 250,
-    "checkpoint_every": 250,
-    "n_train": 200,
-    "n_test": 16,
-    "ema": 0.999,
-}
-
-#: Defaults of ``train --data`` (the reference's, at 256x256 with 9 blocks).
-DATA_DEFAULTS: dict[str, Any] = {
-    "preset": "cyclegan",
-    "size": 256,
-    "batch_size": 1,
-    "base_channels": None,
-    "d_base_channels": None,
-    "n_blocks": None,
-    "epochs": 100,
-    "decay_epochs": 100,
-    "max_steps": None,
-    "lr": 2e-4,
-    "pool_size": 50,
-    "lambda_identity": 0.5,
-    "log_every": 100,
-    "sample_every": 1000,
-    "checkpoint_every": 1000,
-    "n_train": None,
-    "n_test": None,
-    "ema": 0.0,
-}
-
-
-class UsageError(Exception):
-    """A bad command-line argument: reported as one line, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see '{self.prog} --help')")
-
-
-def _number_parser(
-    convert: Callable[[str], _N], ok: Callable[[_N], bool], expected: str
-) -> Callable[[str], _N]:
-    """An argparse ``type`` that converts with ``convert`` and accepts values where ``ok``."""
-
-    def parse(text: str) -> _N:
-        try:
-            value = convert(text)
-        except ValueError:
-            value = None
-        if value is None or not ok(value):
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
-        return value
-
-    return parse
-
-
-_positive_int = _number_parser(int, lambda v: v >= 1, "a positive integer")
-_non_negative_int = _number_parser(int, lambda v: v >= 0, "an integer >= 0")
-_positive_float = _number_parser(float, lambda v: v > 0, "a number > 0")
-_unit_float = _number_parser(float, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """Return the ``unpaired-i2i`` argument parser (one subcommand per job)."""
-    parser = _Parser(prog=PROG, description="Unpaired image-to-image translation (CycleGAN).")
-    from unpaired_i2i import __version__
-
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.required = True
-
-    train = sub.add_parser("train", help="train a CycleGAN on two image folders or the demo data")
-    source = train.add_mutually_exclusive_group(required=True)
-    source.add_argument("--data", metavar="ROOT", help="dataset root (trainA/trainB or X/ + Y/)")
-    source.add_argument(
-        "--demo", action="store_true", help="train on the built-in summer/winter scenes"
-    )
-    train.add_argument(
-        "--out", metavar="RUN_DIR", help="run folder (default runs/demo or runs/NAME)"
-    )
-    train.add_argument("--resume", metavar="CKPT|auto", help="checkpoint to resume, or 'auto'")
-    train.add_argument("--preset", choices=("cyclegan", "basic"), default=None)
-    train.add_argument("--size", type=_positive_int, help="training crop size in pixels")
-    train.add_argument("--batch-size", type=_positive_int)
-    train.add_argument("--base-channels", type=_positive_int, help="generator width")
-    train.add_argument("--d-base-channels", type=_positive_int, help="discriminator width")
-    train.add_argument("--n-blocks", type=_non_negative_int, help="residual blocks")
-    train.add_argument("--epochs", type=_non_negative_int, help="epochs at the full learning rate")
-    train.add_argument("--decay-epochs", type=_non_negative_int, help="epochs of linear LR decay")
-    train.add_argument(
-        "--max-steps", type=_positive_int, help="stop after this many steps in total"
-    )
-    train.add_argument("--lr", type=_positive_float)
-    train.add_argument("--pool-size", type=_non_negative_int)
-    train.add_argument("--lambda-identity", type=float)
-    train.add_argument("--ema", type=_unit_float, help="EMA decay of the generators (0: off)")
-    train.add_argument("--log-every", type=_positive_int)
-    train.add_argument("--sample-every", type=_positive_int)
-    train.add_argument("--checkpoint-every", type=_positive_int)
-    train.add_argument("--num-workers", type=_non_negative_int, default=None)
-    train.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: auto)")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--amp", choices=("off", "bf16", "fp16"), default="off")
-    train.add_argument("--channels-last", action="store_true")
-    train.add_argument("--n-train", type=_positive_int, help="demo: training scenes per season")
-    train.add_argument("--n-test", type=_positive_int, help="demo: paired test scenes")
-    train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-
-    tr = sub.add_parser("translate", help="translate images with a trained generator")
-    tr.add_argument("checkpoint", help="training checkpoint (.pt) or a run folder")
-    tr.add_argument("inputs", nargs="+", help="image files or folders")
-    tr.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    tr.add_argument("--direction", choices=("xy", "yx"), default="xy")
-    tr.add_argument("--size", type=_positive_int, help="resize the shorter side first")
-    tr.add_argument("--no-ema", action="store_true", help="ignore EMA weights")
-    tr.add_argument("--device", default=None)
-    tr.add_argument("--batch-size", type=_positive_int, default=8)
-
-    ex = sub.add_parser("export", help="export a trained generator (TorchScript or ONNX)")
-    ex.add_argument("checkpoint", help="training checkpoint (.pt) or a run folder")
-    ex.add_argument("--out", required=True, metavar="PATH")
-    ex.add_argument("--format", choices=("torchscript", "onnx"), default="torchscript")
-    ex.add_argument("--direction", choices=("xy", "yx"), default="xy")
-    ex.add_argument("--size", type=_positive_int, default=256, help="example input size")
-    ex.add_argument("--no-ema", action="store_true", help="ignore EMA weights")
-
-    dl = sub.add_parser("download", help="download a public CycleGAN dataset")
-    dl.add_argument("name", help="e.g. summer2winter_yosemite, horse2zebra")
-    dl.add_argument("--root", default="datasets", metavar="DIR")
-    dl.add_argument("--url", default=None, help="mirror URL of the zip")
-
-    bench = sub.add_parser("bench", help="time the training step (eager fp32 vs fast paths)")
-    bench.add_argument("--preset", choices=("cyclegan", "basic"), default="cyclegan")
-    bench.add_argument("--size", type=_positive_int, default=128)
-    bench.add_argument("--batch-size", type=_positive_int, default=1)
-    bench.add_argument("--n-blocks", type=_non_negative_int, default=6)
-    bench.add_argument("--base-channels", type=_positive_int, default=None)
-    bench.add_argument("--steps", type=_positive_int, default=10)
-    bench.add_argument("--warmup", type=_non_negative_int, default=3)
-    bench.add_argument("--device", default=None)
-    bench.add_argument(
-        "--variants",
-        nargs="+",
-        default=["eager-fp32"],
-        choices=tuple(BENCH_VARIANTS),
-    )
-    bench.add_argument("--json", metavar="PATH", help="write the results as JSON")
-    return parser
+__all__ = ["main"]
 
 
 # ------------------------------------------------------------------------------------- train
@@ -245,7 +86,90 @@ def _say(message: str) -> None:
     print(message, flush=True)
 
 
+@contextlib.contextmanager
+def _removed_if_left_empty(folder: Path) -> Iterator[None]:
+    """On failure, remove ``folder`` (and the parents made for it) if the command left it empty.
+
+    A failed command should not leave behind an empty run or output folder that it created.
+    """
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first
+    try:
+        yield
+    except BaseException:
+        for path in missing:
+            try:
+                path.rmdir()  # fails, and stops, at the first folder that is not empty
+            except OSError:
+                break
+        raise
+
+
+def _write_json(path: Path, data: Any) -> None:
+    text = json.dumps(data, indent=2) + "\n"
+    write_atomic(path, lambda f: f.write(text.encode()))
+
+
+def _check_images(datasets: Sequence[Any], root: Path, *, skip: bool, progress: bool) -> None:
+    """Check every image of ``datasets`` before training; stop or drop the unreadable ones.
+
+    Without ``skip`` all unreadable files are reported in one message with what to do;
+    with it they are listed, removed from the datasets' file lists, and training goes on.
+    """
+    from unpaired_i2i.data.datasets import verify_images
+
+    paths = list(dict.fromkeys(p for d in datasets for p in (*d.paths_x, *d.paths_y)))
+    t0 = time.perf_counter()
+    bad = verify_images(paths, progress=progress, description="checking images")
+    took = f"{time.perf_counter() - t0:.1f} s"
+    if not bad:
+        _say(f"checked {len(paths):,} images: all readable ({took})")
+        return
+    listing = "\n".join(f"  {path}: {reason}" for path, reason in bad)
+    if not skip:
+        raise CommandError(
+            f"{len(bad)} of {len(paths):,} images under {root} cannot be read (checked before "
+            f"training):\n{listing}\nfix or delete these files, or pass --skip-corrupt to train "
+            "without them"
+        )
+    _say(f"skipping {len(bad)} of {len(paths):,} images that cannot be read (--skip-corrupt):")
+    _say(listing)
+    unreadable = {path for path, _ in bad}
+    for dataset in datasets:
+        for attr, folder in (("paths_x", dataset.root_x), ("paths_y", dataset.root_y)):
+            kept = [p for p in getattr(dataset, attr) if p not in unreadable]
+            if not kept:
+                raise CommandError(f"no readable image left in {folder}")
+            setattr(dataset, attr, kept)
+
+
 def _train(args: argparse.Namespace) -> int:
+    s = _settings(args)
+    if args.demo:
+        out = Path(args.out or "runs/demo")
+    else:
+        root = Path(args.data)
+        if not root.is_dir():
+            raise UsageError(f"argument --data: folder not found: {root}")
+        out = Path(args.out or Path("runs") / root.resolve().name)
+    device = _device(args.device)
+    factor = 8 if s["preset"] == "basic" else 4
+    if s["size"] % factor or s["size"] < 2 * factor:
+        raise UsageError(
+            f"argument --size: the {s['preset']!r} generator needs a multiple of {factor} "
+            f"that is at least {2 * factor}; got {s['size']}"
+        )
+    resume = _resume_path(args.resume, out)  # a missing checkpoint stops before any work
+    with _removed_if_left_empty(out):
+        return _run_training(args, s, out, device, resume)
+
+
+def _run_training(
+    args: argparse.Namespace,
+    s: dict[str, Any],
+    out: Path,
+    device: torch.device,
+    resume: Path | None,
+) -> int:
     from torch.utils.data import DataLoader
 
     from unpaired_i2i.data import (
@@ -267,37 +191,41 @@ def _train(args: argparse.Namespace) -> int:
         TrainConfig,
     )
 
-    s = _settings(args)
-    if args.demo:
-        out = Path(args.out or "runs/demo")
-    else:
-        root = Path(args.data)
-        if not root.is_dir():
-            raise UsageError(f"argument --data: folder not found: {root}")
-        out = Path(args.out or Path("runs") / root.resolve().name)
-    device = _device(args.device)
-    factor = 8 if s["preset"] == "basic" else 4
-    if s["size"] % factor or s["size"] < 2 * factor:
-        raise UsageError(
-            f"argument --size: the {s['preset']!r} generator needs a multiple of {factor} "
-            f"that is at least {2 * factor}; got {s['size']}"
-        )
-    out.mkdir(parents=True, exist_ok=True)
-
     if args.demo:
         t0 = time.perf_counter()
+        out.mkdir(parents=True, exist_ok=True)
         data_root = make_season_dataset(
             out / "data", n_train=s["n_train"], n_test=s["n_test"], size=128, seed=args.seed
         )
         _say(f"demo data: {data_root} ({time.perf_counter() - t0:.1f} s)")
     else:
         data_root = Path(args.data)
-    train_set = UnpairedImageDataset.from_root(data_root, "train", size=s["size"])
+    skip = bool(args.skip_corrupt)
+    # Data problems surface here, before the run folder of a --data run is created.
+    train_set = UnpairedImageDataset.from_root(
+        data_root, "train", size=s["size"], skip_corrupt=skip
+    )
     test_set: UnpairedImageDataset | None
     try:
-        test_set = UnpairedImageDataset.from_root(data_root, "test", size=s["size"])
+        test_set = UnpairedImageDataset.from_root(
+            data_root, "test", size=s["size"], skip_corrupt=skip
+        )
     except (ValueError, FileNotFoundError):
         test_set = None
+    sample_source = test_set if test_set is not None else train_set
+    fixed_set = UnpairedImageDataset(
+        sample_source.root_x,
+        sample_source.root_y,
+        size=s["size"],
+        train=False,
+        serial=True,
+        skip_corrupt=skip,
+    )
+    checked = [train_set, fixed_set] if test_set is None else [train_set, test_set, fixed_set]
+    progress = not args.no_progress and sys.stderr.isatty()  # a bar only where it redraws
+    _check_images(checked, data_root, skip=skip, progress=progress)
+    out.mkdir(parents=True, exist_ok=True)
+
     workers = (
         args.num_workers if args.num_workers is not None else (4 if device.type == "cuda" else 0)
     )
@@ -331,13 +259,7 @@ def _train(args: argparse.Namespace) -> int:
         amp=args.amp,
         channels_last=args.channels_last,
     )
-    sample_source = test_set if test_set is not None else train_set
-    fixed_x, fixed_y = _fixed_images(
-        UnpairedImageDataset(
-            sample_source.root_x, sample_source.root_y, size=s["size"], train=False, serial=True
-        ),
-        4,
-    )
+    fixed_x, fixed_y = _fixed_images(fixed_set, 4)
     callbacks: list[Callback] = []
     if not args.no_progress:
         callbacks.append(ProgressBar())
@@ -357,7 +279,6 @@ def _train(args: argparse.Namespace) -> int:
         _say(f"note: no loss plot ({err})")
 
     trainer = CycleTrainer(model, config, callbacks=callbacks, device=device)
-    resume = _resume_path(args.resume, out)
     if resume is not None:
         trainer.load_checkpoint(resume)
         _say(f"resumed from {resume} at step {trainer.state.step} (epoch {trainer.state.epoch})")
@@ -369,9 +290,7 @@ def _train(args: argparse.Namespace) -> int:
         f"{s['size']}x{s['size']}, batch {s['batch_size']}, {config.total_epochs} epochs, "
         f"device {device}"
     )
-    (out / "run.json").write_text(
-        json.dumps({"settings": s, "seed": args.seed, "data": str(data_root)}, indent=2) + "\n"
-    )
+    _write_json(out / "run.json", {"settings": s, "seed": args.seed, "data": str(data_root)})
     t0 = time.perf_counter()
     trainer.fit(loader, max_steps=s["max_steps"])
     elapsed = time.perf_counter() - t0
@@ -389,7 +308,7 @@ def _train(args: argparse.Namespace) -> int:
         report.update(scores)
         report.update({f"color_transfer_{k}": v for k, v in color.items() if "identity" not in k})
         eval_path = out / "eval.json"
-        eval_path.write_text(json.dumps(report, indent=2) + "\n")
+        _write_json(eval_path, report)
         _say(
             f"paired test L1 (summer->winter, lower is better): generator "
             f"{scores['l1']:.3f}, colour transfer {color['l1']:.3f}, identity "
@@ -397,8 +316,9 @@ def _train(args: argparse.Namespace) -> int:
         )
     _say(f"run folder: {out}")
     _say(f"  checkpoints: {checkpoints.last_path}")
-    if samples.last_path is not None:
-        _say(f"  samples:     {samples.last_path.parent} (latest: {samples.last_path.name})")
+    latest = out / "samples" / "latest.png"
+    if latest.exists():
+        _say(f"  samples:     {latest} (real | translated | reconstructed; all in {latest.parent})")
     if plot_path is not None:
         _say(f"  loss plot:   {plot_path}")
     _say(f"  metrics:     {out / 'metrics.csv'}")
@@ -417,20 +337,37 @@ def _generator(args: argparse.Namespace, device: torch.device) -> torch.nn.Modul
 
 
 def _translate(args: argparse.Namespace) -> int:
-    from unpaired_i2i.inference import translate
+    from unpaired_i2i.inference import UnreadableImagesError, translate
 
     device = _device(args.device)
     generator = _generator(args, device)
-    written = translate(
-        generator,
-        list(args.inputs),
-        output_dir=args.out,
-        size=args.size,
-        batch_size=args.batch_size,
-        device=device,
-    )
-    _say(f"translated {len(written)} image(s) into {args.out}")
-    return 0
+    out = Path(args.out)
+    failures: list[tuple[Path, str]] = []
+    with _removed_if_left_empty(out):
+        try:
+            written = len(
+                translate(
+                    generator,
+                    list(args.inputs),
+                    output_dir=out,
+                    size=args.size,
+                    batch_size=args.batch_size,
+                    device=device,
+                )
+            )
+        except UnreadableImagesError as err:
+            written, failures = len(err.results), err.failures
+    for path, reason in failures:
+        print(f"{PROG} translate: error: cannot read image {path}: {reason}", file=sys.stderr)
+    if not failures:
+        _say(f"translated {written} image(s) into {out}")
+        return 0
+    total = written + len(failures)
+    if written:
+        _say(f"translated {written} of {total} images into {out}")
+    else:
+        _say(f"translated none of {total} images; nothing written to {out}")
+    return 1
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -501,6 +438,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
+    except CommandError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; continue with --resume auto", file=sys.stderr)
         return 130
