@@ -6,6 +6,7 @@ benchmark harness is a tool rather than a model part: it lives in :mod:`unpaired
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 __version__ = "0.1.0"
@@ -92,25 +93,14 @@ from unpaired_i2i.inference import (
     translate,
 )
 
+
 # --- benchmarks: a tool, not a model part; reachable as ``unpaired_i2i.bench`` and, for
 # code written against 0.1, as attributes of the package (loaded on first use) ---
-_BENCH_NAMES: frozenset[str] = frozenset(
-    {
-        "BENCH_VARIANTS",
-        "BenchVariant",
-        "benchmark_train_step",
-        "format_result",
-        "machine_info",
-        "run_benchmarks",
-    }
-)
-
-
 def __getattr__(name: str) -> Any:
-    if name in _BENCH_NAMES:
-        from unpaired_i2i import bench
-
-        return getattr(bench, name)
+    if not name.startswith("__"):
+        bench = importlib.import_module("unpaired_i2i.bench")
+        if name in bench.__all__:
+            return getattr(bench, name)
     raise AttributeError(f"module 'unpaired_i2i' has no attribute {name!r}")
 
 

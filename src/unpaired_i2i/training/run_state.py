@@ -15,7 +15,7 @@ import os
 import random
 import sys
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -261,14 +261,7 @@ class RunStatePersistence:
                 "model_config": self._model_config(),
             },
             "config": self.config.to_dict(),
-            "model": {name: getattr(self.model, name).state_dict() for name in NETWORK_NAMES},
-            "optimizer_g": self.optimizer_g.state_dict(),
-            "optimizer_d": self.optimizer_d.state_dict(),
-            "scheduler_g": self.scheduler_g.state_dict(),
-            "scheduler_d": self.scheduler_d.state_dict(),
-            "grad_scaler": self.scaler.state_dict() if self.scaler is not None else None,
-            "pool_x": self.pool_x.state_dict(),
-            "pool_y": self.pool_y.state_dict(),
+            **self._training_parts(),
             "rng": {
                 "current": self._capture_rng(),
                 "epoch_start": self._epoch_start_rng if mid_epoch else None,
@@ -376,19 +369,9 @@ class RunStatePersistence:
         touched: list[Callback] = []
         part = "model"
         try:
-            for part in NETWORK_NAMES:
-                getattr(self.model, part).load_state_dict(checkpoint["model"][part])
-            for part in ("optimizer_g", "optimizer_d", "scheduler_g", "scheduler_d"):
-                getattr(self, part).load_state_dict(checkpoint[part])
-            part = "grad_scaler"
-            if self.scaler is not None and checkpoint["grad_scaler"] is not None:
-                self.scaler.load_state_dict(checkpoint["grad_scaler"])
-            for pool, part in ((self.pool_x, "pool_x"), (self.pool_y, "pool_y")):
-                pool_state = dict(checkpoint[part])
-                pool_state["images"] = [
-                    torch.as_tensor(im).to(self.device) for im in pool_state["images"]
-                ]
-                pool.load_state_dict(pool_state)
+            for name, load in self._part_loaders():
+                part = name  # named in the error if this load fails
+                load(checkpoint)
             part = "trainer"
             self.state.load_state_dict(checkpoint["trainer"])
             part = "rng"
@@ -446,9 +429,12 @@ class RunStatePersistence:
         for cb in self.callbacks:
             cb.on_checkpoint_load(cast("CycleTrainer", self), checkpoint)
 
-    def _backup(self) -> dict[str, Any]:
-        """Copies of everything :meth:`load_state_dict` overwrites (for :meth:`_roll_back`)."""
-        parts: dict[str, Any] = {
+    def _training_parts(self) -> dict[str, Any]:
+        """The checkpoint entries of the networks, optimisers, schedulers, scaler and pools.
+
+        The tensors are the live ones, not copies.
+        """
+        return {
             "model": {name: getattr(self.model, name).state_dict() for name in NETWORK_NAMES},
             "optimizer_g": self.optimizer_g.state_dict(),
             "optimizer_d": self.optimizer_d.state_dict(),
@@ -457,6 +443,45 @@ class RunStatePersistence:
             "grad_scaler": self.scaler.state_dict() if self.scaler is not None else None,
             "pool_x": self.pool_x.state_dict(),
             "pool_y": self.pool_y.state_dict(),
+        }
+
+    def _part_loaders(self) -> list[tuple[str, Callable[[Mapping[str, Any]], object]]]:
+        """``(name, load)`` for each entry of :meth:`_training_parts`, in loading order.
+
+        Each ``load`` takes a whole checkpoint (or backup) dict and restores its part.
+        """
+
+        def network(name: str) -> Callable[[Mapping[str, Any]], object]:
+            return lambda parts: getattr(self.model, name).load_state_dict(parts["model"][name])
+
+        def stateful(name: str) -> Callable[[Mapping[str, Any]], object]:
+            return lambda parts: getattr(self, name).load_state_dict(parts[name])
+
+        def scaler(parts: Mapping[str, Any]) -> None:
+            if self.scaler is not None and parts["grad_scaler"] is not None:
+                self.scaler.load_state_dict(parts["grad_scaler"])
+
+        def pool(name: str) -> Callable[[Mapping[str, Any]], object]:
+            def load(parts: Mapping[str, Any]) -> None:
+                state = dict(parts[name])
+                state["images"] = [torch.as_tensor(im).to(self.device) for im in state["images"]]
+                getattr(self, name).load_state_dict(state)
+
+            return load
+
+        optim = ("optimizer_g", "optimizer_d", "scheduler_g", "scheduler_d")
+        return [
+            *((name, network(name)) for name in NETWORK_NAMES),
+            *((name, stateful(name)) for name in optim),
+            ("grad_scaler", scaler),
+            ("pool_x", pool("pool_x")),
+            ("pool_y", pool("pool_y")),
+        ]
+
+    def _backup(self) -> dict[str, Any]:
+        """Copies of everything :meth:`load_state_dict` overwrites (for :meth:`_roll_back`)."""
+        parts = {
+            **self._training_parts(),
             "trainer": self.state.state_dict(),
             "callbacks": [cb.state_dict() for cb in self.callbacks],
         }
@@ -473,14 +498,8 @@ class RunStatePersistence:
         Returns:
             The ``state_key`` of each of those callbacks that refused its own earlier state.
         """
-        for name in NETWORK_NAMES:
-            getattr(self.model, name).load_state_dict(backup["model"][name])
-        for part in ("optimizer_g", "optimizer_d", "scheduler_g", "scheduler_d"):
-            getattr(self, part).load_state_dict(backup[part])
-        if self.scaler is not None and backup["grad_scaler"] is not None:
-            self.scaler.load_state_dict(backup["grad_scaler"])
-        self.pool_x.load_state_dict(backup["pool_x"])
-        self.pool_y.load_state_dict(backup["pool_y"])
+        for _, load in self._part_loaders():
+            load(backup)
         self.state.load_state_dict(backup["trainer"])
         self._restore_rng(backup["rng"])
         unrestored: list[str] = []
