@@ -335,6 +335,31 @@ def test_train_help_shows_both_sets_of_defaults(capsys: pytest.CaptureFixture[st
     assert "--data the reference settings: 256x256" in text and "200 in all" in text
 
 
+def test_train_help_explains_torchrun(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "torchrun --nproc_per_node=2 -m unpaired_i2i train --data" in text
+    assert "--nnodes, --node_rank and --rdzv_endpoint" in text
+    assert "images per training step in each process" in text
+    assert "the global batch is this x the number of processes" in text
+
+
+def test_errors_of_other_ranks_name_the_rank(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As torchrun starts rank 1 of 2; the bad argument stops it before it joins the group.
+    for name, value in (("RANK", "1"), ("WORLD_SIZE", "2"), ("LOCAL_RANK", "1")):
+        monkeypatch.setenv(name, value)
+    code, _, err = run(["train", "--demo", "--size", "30"], capsys)
+    assert code == 2
+    assert err.startswith("unpaired-i2i train (rank 1): error: argument --size")
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    code, _, err = run(["train", "--demo", "--size", "30"], capsys)
+    assert code == 2 and err.startswith("unpaired-i2i train: error: argument --size")
+
+
 def test_translate_help_says_which_way_is_summer_to_winter(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -3,6 +3,12 @@
 Each command reads its parsed arguments (:func:`~unpaired_i2i.cli.parser.build_parser`) and
 returns an exit status; :func:`main` turns errors into one line on stderr: exit status 2 for
 bad arguments, 1 for a failure at run time, 130 for Ctrl-C.
+
+``train`` also runs under ``torchrun`` (one process per GPU): every process joins the process
+group before anything is written; rank 0 alone draws the demo data, checks the images, creates
+the run folder, prints, writes ``run.json`` / ``eval.json`` and evaluates, and the other ranks
+follow its decisions. A process that fails prints its error (tagged with its rank unless it is
+rank 0) and exits at once; ``torchrun`` then stops the others.
 """
 
 from __future__ import annotations
@@ -14,15 +20,13 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
+import torch.distributed as dist
 
 from unpaired_i2i._io import write_atomic
 from unpaired_i2i.bench import BENCH_VARIANTS
-
-__all__ = ["DEMO_DEFAULTS", "build_parser", "main"]
-
 from unpaired_i2i.cli.parser import (
     DATA_DEFAULTS,
     DEMO_DEFAULTS,
@@ -33,6 +37,11 @@ from unpaired_i2i.cli.parser import (
 )
 
 __all__ = ["main"]
+
+if TYPE_CHECKING:
+    from unpaired_i2i.training.distributed import DistributedEnv
+
+_T = TypeVar("_T")
 
 
 # ------------------------------------------------------------------------------------- train
@@ -86,6 +95,18 @@ def _say(message: str) -> None:
     print(message, flush=True)
 
 
+def _quiet(message: str) -> None:
+    """What ``_say`` is on the ranks other than 0 under ``torchrun``: nothing is printed."""
+
+
+def _from_rank_zero(value: _T) -> _T:
+    """Rank 0's ``value`` on every rank, a collective all must reach (one process: ``value``)."""
+    from unpaired_i2i.training.distributed import all_gather_objects
+
+    chosen: _T = all_gather_objects(value)[0]
+    return chosen
+
+
 @contextlib.contextmanager
 def _removed_if_left_empty(folder: Path) -> Iterator[None]:
     """On failure, remove ``folder`` (and the parents made for it) if the command left it empty.
@@ -109,30 +130,51 @@ def _write_json(path: Path, data: Any) -> None:
     write_atomic(path, lambda f: f.write(text.encode()))
 
 
-def _check_images(datasets: Sequence[Any], root: Path, *, skip: bool, progress: bool) -> None:
+def _check_images(
+    datasets: Sequence[Any],
+    root: Path,
+    *,
+    skip: bool,
+    progress: bool,
+    env: DistributedEnv,
+) -> None:
     """Check every image of ``datasets`` before training; stop or drop the unreadable ones.
 
     Without ``skip`` all unreadable files are reported in one message with what to do;
     with it they are listed, removed from the datasets' file lists, and training goes on.
+
+    Under ``torchrun`` rank 0 alone reads the files and hands its verdict to the other ranks:
+    every rank then stops, or drops the same files, on the same list. Checking on every rank
+    would read each file once per process, and a file that one rank read and another could
+    not (a flaky network filesystem) would leave the ranks with datasets of different
+    lengths, hence different numbers of steps per epoch, and the run would hang.
     """
     from unpaired_i2i.data.datasets import verify_images
 
     paths = list(dict.fromkeys(p for d in datasets for p in (*d.paths_x, *d.paths_y)))
-    t0 = time.perf_counter()
-    bad = verify_images(paths, progress=progress, description="checking images")
-    took = f"{time.perf_counter() - t0:.1f} s"
+    bad: list[tuple[Path, str]] = []
+    took = ""
+    if env.is_global_zero:
+        t0 = time.perf_counter()
+        bad = verify_images(paths, progress=progress, description="checking images")
+        took = f"{time.perf_counter() - t0:.1f} s"
+    if env.is_distributed:
+        bad = _from_rank_zero(bad)
+    say = _say if env.is_global_zero else _quiet
     if not bad:
-        _say(f"checked {len(paths):,} images: all readable ({took})")
+        say(f"checked {len(paths):,} images: all readable ({took})")
         return
     listing = "\n".join(f"  {path}: {reason}" for path, reason in bad)
     if not skip:
+        if not env.is_global_zero:  # rank 0 reports the files
+            raise CommandError(f"{len(bad)} images under {root} cannot be read (see rank 0)")
         raise CommandError(
             f"{len(bad)} of {len(paths):,} images under {root} cannot be read (checked before "
             f"training):\n{listing}\nfix or delete these files, or pass --skip-corrupt to train "
             "without them"
         )
-    _say(f"skipping {len(bad)} of {len(paths):,} images that cannot be read (--skip-corrupt):")
-    _say(listing)
+    say(f"skipping {len(bad)} of {len(paths):,} images that cannot be read (--skip-corrupt):")
+    say(listing)
     unreadable = {path for path, _ in bad}
     for dataset in datasets:
         for attr, folder in (("paths_x", dataset.root_x), ("paths_y", dataset.root_y)):
@@ -143,6 +185,8 @@ def _check_images(datasets: Sequence[Any], root: Path, *, skip: bool, progress: 
 
 
 def _train(args: argparse.Namespace) -> int:
+    from unpaired_i2i.training.distributed import init_from_env
+
     s = _settings(args)
     if args.demo:
         out = Path(args.out or "runs/demo")
@@ -159,8 +203,26 @@ def _train(args: argparse.Namespace) -> int:
             f"that is at least {2 * factor}; got {s['size']}"
         )
     resume = _resume_path(args.resume, out)  # a missing checkpoint stops before any work
-    with _removed_if_left_empty(out):
-        return _run_training(args, s, out, device, resume)
+    # Under torchrun: join the process group before anything is written (each rank on
+    # cuda:LOCAL_RANK with CUDA). From here on, rank 0 alone creates and writes files and
+    # prints; the other ranks follow its decisions.
+    env, ranked_device = init_from_env(device)
+    if ranked_device is not None:
+        device = ranked_device
+    if env.is_distributed and args.resume == "auto":
+        resume = _from_rank_zero(resume)  # the same file on every rank
+        if resume is not None and not resume.exists():
+            raise CommandError(
+                f"--resume auto: rank 0 resumes from {resume}, which rank {env.rank} cannot "
+                "read; the run folder must be on a filesystem every node shares"
+            )
+    cleanup = _removed_if_left_empty(out) if env.is_global_zero else contextlib.nullcontext()
+    with cleanup:
+        code = _run_training(args, s, out, device, resume, env)
+    # Only after success: a failing rank exits at once, and torchrun stops the others.
+    if env.is_distributed and dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+    return code
 
 
 def _run_training(
@@ -169,6 +231,7 @@ def _run_training(
     out: Path,
     device: torch.device,
     resume: Path | None,
+    env: DistributedEnv,
 ) -> int:
     from torch.utils.data import DataLoader
 
@@ -190,14 +253,19 @@ def _run_training(
         SampleGrid,
         TrainConfig,
     )
+    from unpaired_i2i.training.distributed import barrier
 
+    say = _say if env.is_global_zero else _quiet
     if args.demo:
-        t0 = time.perf_counter()
-        out.mkdir(parents=True, exist_ok=True)
-        data_root = make_season_dataset(
-            out / "data", n_train=s["n_train"], n_test=s["n_test"], size=128, seed=args.seed
-        )
-        _say(f"demo data: {data_root} ({time.perf_counter() - t0:.1f} s)")
+        data_root = out / "data"
+        if env.is_global_zero:
+            t0 = time.perf_counter()
+            out.mkdir(parents=True, exist_ok=True)
+            data_root = make_season_dataset(
+                data_root, n_train=s["n_train"], n_test=s["n_test"], size=128, seed=args.seed
+            )
+            say(f"demo data: {data_root} ({time.perf_counter() - t0:.1f} s)")
+        barrier()  # the other ranks read the scenes once rank 0 has drawn them
     else:
         data_root = Path(args.data)
     skip = bool(args.skip_corrupt)
@@ -223,19 +291,23 @@ def _run_training(
     )
     checked = [train_set, fixed_set] if test_set is None else [train_set, test_set, fixed_set]
     progress = not args.no_progress and sys.stderr.isatty()  # a bar only where it redraws
-    _check_images(checked, data_root, skip=skip, progress=progress)
-    out.mkdir(parents=True, exist_ok=True)
+    _check_images(checked, data_root, skip=skip, progress=progress, env=env)
+    if env.is_global_zero:
+        out.mkdir(parents=True, exist_ok=True)
 
     workers = (
         args.num_workers if args.num_workers is not None else (4 if device.type == "cuda" else 0)
     )
+    # Under torchrun the trainer shards this loader (a DistributedSampler): each rank sees
+    # about 1/world_size of the images per epoch, batch_size at a time.
+    per_rank = -(-len(train_set) // env.world_size)
     loader = DataLoader(
         train_set,
         batch_size=s["batch_size"],
         shuffle=True,
         num_workers=workers,
         pin_memory=device.type == "cuda",
-        drop_last=len(train_set) >= 2 * s["batch_size"],
+        drop_last=per_rank >= 2 * s["batch_size"],
     )
 
     generator_overrides: dict[str, Any] = {}
@@ -276,25 +348,40 @@ def _run_training(
         callbacks.append(LossPlot(out / "loss_plot.png"))
     except ImportError as err:
         plot_path = None
-        _say(f"note: no loss plot ({err})")
+        say(f"note: no loss plot ({err})")
 
     trainer = CycleTrainer(model, config, callbacks=callbacks, device=device)
     if resume is not None:
         trainer.load_checkpoint(resume)
-        _say(f"resumed from {resume} at step {trainer.state.step} (epoch {trainer.state.epoch})")
+        say(f"resumed from {resume} at step {trainer.state.step} (epoch {trainer.state.epoch})")
     elif args.resume == "auto":
-        _say(f"no checkpoint in {out / 'checkpoints'}; starting a new run")
+        say(f"no checkpoint in {out / 'checkpoints'}; starting a new run")
     n_params = sum(p.numel() for p in model.parameters())
-    _say(
+    batch = f"batch {s['batch_size']}"
+    where = f"device {device}"
+    if env.is_distributed:
+        batch += f" per process ({s['batch_size'] * env.world_size} in all)"
+        where = f"{env.world_size} processes (device {device} on rank 0)"
+    say(
         f"training {s['preset']} ({n_params:,} parameters) on {len(train_set)} images/epoch, "
-        f"{s['size']}x{s['size']}, batch {s['batch_size']}, {config.total_epochs} epochs, "
-        f"device {device}"
+        f"{s['size']}x{s['size']}, {batch}, {config.total_epochs} epochs, {where}"
     )
-    _write_json(out / "run.json", {"settings": s, "seed": args.seed, "data": str(data_root)})
+    if env.is_global_zero:
+        _write_json(
+            out / "run.json",
+            {
+                "settings": s,
+                "seed": args.seed,
+                "data": str(data_root),
+                "world_size": env.world_size,
+            },
+        )
     t0 = time.perf_counter()
     trainer.fit(loader, max_steps=s["max_steps"])
     elapsed = time.perf_counter() - t0
-    _say(f"trained to step {trainer.state.step} in {elapsed:.0f} s")
+    if not env.is_global_zero:
+        return 0  # rank 0 evaluates and reports
+    say(f"trained to step {trainer.state.step} in {elapsed:.0f} s")
 
     report: dict[str, Any] = {"step": trainer.state.step, "epoch": trainer.state.epoch}
     eval_path: Path | None = None
@@ -309,21 +396,21 @@ def _run_training(
         report.update({f"color_transfer_{k}": v for k, v in color.items() if "identity" not in k})
         eval_path = out / "eval.json"
         _write_json(eval_path, report)
-        _say(
+        say(
             f"paired test L1 (summer->winter, lower is better): generator "
             f"{scores['l1']:.3f}, colour transfer {color['l1']:.3f}, identity "
             f"{scores['identity_l1']:.3f}; SSIM generator {scores['ssim']:.3f}"
         )
-    _say(f"run folder: {out}")
-    _say(f"  checkpoints: {checkpoints.last_path}")
+    say(f"run folder: {out}")
+    say(f"  checkpoints: {checkpoints.last_path}")
     latest = out / "samples" / "latest.png"
     if latest.exists():
-        _say(f"  samples:     {latest} (real | translated | reconstructed; all in {latest.parent})")
+        say(f"  samples:     {latest} (real | translated | reconstructed; all in {latest.parent})")
     if plot_path is not None:
-        _say(f"  loss plot:   {plot_path}")
-    _say(f"  metrics:     {out / 'metrics.csv'}")
+        say(f"  loss plot:   {plot_path}")
+    say(f"  metrics:     {out / 'metrics.csv'}")
     if eval_path is not None:
-        _say(f"  evaluation:  {eval_path}")
+        say(f"  evaluation:  {eval_path}")
     return 0
 
 
@@ -420,6 +507,21 @@ _COMMANDS = {
 }
 
 
+def _rank_tag() -> str:
+    """`` (rank R)`` for the error lines of ranks other than 0 under ``torchrun``, else ``""``.
+
+    Every rank that fails prints its own error (it may be the only one that failed); rank 0's
+    line reads as in a single process.
+    """
+    from unpaired_i2i.training.distributed import detect
+
+    try:
+        env = detect()
+    except ValueError:  # a malformed torchrun environment: train reports it
+        return ""
+    return f" (rank {env.rank})" if env.is_distributed and not env.is_global_zero else ""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 failure, 2 usage, 130 interrupt).
 
@@ -432,6 +534,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in args_list if not a.startswith("-")), "")
     prog = f"{PROG} {command}".strip() if command in _COMMANDS else PROG
+    prog += _rank_tag()
     try:
         args = build_parser().parse_args(args_list)
         return _COMMANDS[args.command](args)

@@ -161,11 +161,18 @@ The defaults depend on the data:
 
 Before training, every image file is checked; unreadable ones are all listed at once.
 
+Several GPUs: start one process per GPU with torchrun (python -m torch.distributed.run).
+Each process trains on cuda:LOCAL_RANK with --batch-size images per step, so the global batch
+is --batch-size x the number of processes; rank 0 alone writes the run folder and prints.
+Several machines: add torchrun's usual --nnodes, --node_rank and --rdzv_endpoint flags, with
+RUN_DIR (and --data) on a filesystem every machine shares.
+
 examples:
   {PROG} train --demo
   {PROG} train --demo --resume auto              # continue an interrupted run
   {PROG} train --data datasets/summer2winter_yosemite --out runs/yosemite
   {PROG} train --data photos/ --size 128 --n-blocks 6 --device cuda --amp bf16
+  torchrun --nproc_per_node=2 -m unpaired_i2i train --data datasets/summer2winter_yosemite
 """
 
 _TRANSLATE_EPILOG = f"""\
@@ -273,7 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--batch-size",
         type=_positive_int,
-        help="images per training step " + _by_source("batch_size"),
+        help="images per training step in each process; under torchrun the global batch is this "
+        "x the number of processes " + _by_source("batch_size"),
     )
     train.add_argument(
         "--base-channels",
@@ -353,7 +361,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=_non_negative_int,
         help="data loader worker processes (default: 4 on CUDA, 0 on the CPU)",
     )
-    train.add_argument("--device", help=_DEVICE_HELP)
+    train.add_argument(
+        "--device",
+        help="cpu, cuda, cuda:1, ... (default: cuda if available, else cpu; under torchrun "
+        "with CUDA each process takes cuda:LOCAL_RANK, so leave it out or pass cuda)",
+    )
     train.add_argument(
         "--seed",
         type=int,

@@ -2,7 +2,8 @@
 
 Layout: ``trainer`` (:class:`CycleTrainer`, the loop), ``objective`` (the CycleGAN losses and
 step users override), ``run_state`` (checkpoint dicts, RNG and data position), ``config``
-(:class:`TrainConfig`, :class:`TrainerState`), ``finite`` (NaN/inf detection), ``checkpoint``
+(:class:`TrainConfig`, :class:`TrainerState`), ``finite`` (NaN/inf detection), ``distributed``
+(torchrun / DDP helpers), ``checkpoint``
 (files), ``pool``, ``schedules`` and ``callbacks/`` (one built-in callback family per module).
 """
 

@@ -55,6 +55,10 @@ class TrainConfig:
         amp: ``"off"``, ``"bf16"`` (autocast to bfloat16) or ``"fp16"`` (autocast to float16
             with a :class:`torch.amp.GradScaler`, whose state is checkpointed).
         channels_last: Keep the model and the inputs in ``channels_last`` memory format.
+        use_distributed_sampler: Under ``torchrun``, rebuild a ``DataLoader`` given to ``fit``
+            whose sampler is not a :class:`~torch.utils.data.DistributedSampler` with one
+            (same dataset and options; shuffled if it was), so each rank trains on its own
+            shard. ``False`` uses the loader as given on every rank.
 
     Raises:
         ValueError: A field has an invalid value.
@@ -82,6 +86,7 @@ class TrainConfig:
     keep_last: int = 3
     amp: AmpMode = "off"
     channels_last: bool = False
+    use_distributed_sampler: bool = True
 
     def __post_init__(self) -> None:
         f = "TrainConfig."
@@ -114,6 +119,7 @@ class TrainConfig:
             self.checkpoint_dir = str(os.fspath(directory))
         check_choice(f + "amp", self.amp, AMP_MODES)
         check_bool(f + "channels_last", self.channels_last)
+        check_bool(f + "use_distributed_sampler", self.use_distributed_sampler)
 
     @property
     def identity_weight(self) -> float:

@@ -88,6 +88,14 @@ class FiniteTracker:
         self._bad_mask = torch.where(newly, ~finite, self._bad_mask)
         self._all_finite = self._all_finite & ~bad
 
+    def is_finite(self) -> bool:
+        """Whether every tracked loss was finite (one device synchronisation)."""
+        return self._all_finite is None or bool(self._all_finite)
+
+    def first_bad_step(self) -> int:
+        """The first step with a non-finite loss, or -1 (one device synchronisation)."""
+        return -1 if self._all_finite is None else int(self._bad_step)
+
     def check(self) -> None:
         """Raise if any tracked loss was NaN or infinite (one device synchronisation).
 

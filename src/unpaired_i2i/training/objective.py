@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -22,7 +23,7 @@ from unpaired_i2i.models.cyclegan import CycleGAN
 from unpaired_i2i.training.config import TrainConfig
 from unpaired_i2i.training.pool import ImagePool
 
-__all__ = ["LOSS_KEYS", "CycleObjective"]
+__all__ = ["LOSS_KEYS", "CycleObjective", "Networks"]
 
 LOSS_KEYS: tuple[str, ...] = (
     "g_total",
@@ -38,6 +39,23 @@ LOSS_KEYS: tuple[str, ...] = (
 """Keys of the loss dict returned by :meth:`CycleTrainer.train_step`, in order."""
 
 
+@dataclass(frozen=True)
+class Networks:
+    """The modules a training step calls: the model's networks or their DDP wrappers.
+
+    In one process these are the :class:`~unpaired_i2i.CycleGAN`'s own modules; under
+    ``torchrun`` each is wrapped in :class:`~torch.nn.parallel.DistributedDataParallel`, so
+    gradients are averaged across ranks. Overrides of the objective call networks that are
+    being trained through these (e.g. ``self.networks.g_xy(x)``); ``self.model`` holds the
+    plain modules (for frozen calls, evaluation and checkpoints).
+    """
+
+    g_xy: nn.Module
+    g_yx: nn.Module
+    d_x: nn.Module
+    d_y: nn.Module
+
+
 class CycleObjective:
     """The CycleGAN losses and training step, mixed into :class:`~unpaired_i2i.CycleTrainer`.
 
@@ -47,6 +65,7 @@ class CycleObjective:
         config: The hyper-parameters (``lambda_cycle``, ``lambda_identity``, ``gan_mode``,
             ``amp``, ``channels_last``).
         model: The four networks ``g_xy``, ``g_yx``, ``d_x``, ``d_y``.
+        networks: The same networks as the step calls them (DDP wrappers under ``torchrun``).
         device: Where the step runs.
         optimizer_g: Adam over both generators.
         optimizer_d: Adam over both discriminators.
@@ -57,6 +76,7 @@ class CycleObjective:
 
     config: TrainConfig
     model: CycleGAN
+    networks: Networks
     device: torch.device
     optimizer_g: torch.optim.Optimizer
     optimizer_d: torch.optim.Optimizer
@@ -123,8 +143,8 @@ class CycleObjective:
             ``rec_y = g_xy(fake_x)``, and, unless ``lambda_identity == 0``,
             ``idt_y = g_xy(y)`` and ``idt_x = g_yx(x)``.
         """
-        g_xy: nn.Module = self.model.g_xy
-        g_yx: nn.Module = self.model.g_yx
+        g_xy: nn.Module = self.networks.g_xy
+        g_yx: nn.Module = self.networks.g_yx
         fake_y: torch.Tensor = g_xy(real_x)
         rec_x: torch.Tensor = g_yx(fake_y)
         fake_x: torch.Tensor = g_yx(real_y)
@@ -157,6 +177,9 @@ class CycleObjective:
             ``identity_x``, ``identity_y``: 0-d float32 tensors.
         """
         cfg = self.config
+        # The discriminators are frozen here (no parameter needs a gradient) and are called
+        # through the plain modules, not their DDP wrappers: a DDP forward would arm its reducer
+        # for a backward pass that never produces these parameters' gradients.
         d_x: nn.Module = self.model.d_x
         d_y: nn.Module = self.model.d_y
         score_y: torch.Tensor = d_y(outputs["fake_y"])
@@ -236,8 +259,8 @@ class CycleObjective:
         fake_y = self.pool_y.query(outputs["fake_y"])
         fake_x = self.pool_x.query(outputs["fake_x"])
         with self._autocast():
-            loss_d_y = self.compute_discriminator_loss(self.model.d_y, real_y, fake_y)
-            loss_d_x = self.compute_discriminator_loss(self.model.d_x, real_x, fake_x)
+            loss_d_y = self.compute_discriminator_loss(self.networks.d_y, real_y, fake_y)
+            loss_d_x = self.compute_discriminator_loss(self.networks.d_x, real_x, fake_x)
         self._backward_and_step(loss_d_x + loss_d_y, self.optimizer_d)
         return loss_d_x, loss_d_y
 

@@ -24,6 +24,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from unpaired_i2i._io import StrPath
 from unpaired_i2i.models.cyclegan import NETWORK_NAMES, CycleGAN
+from unpaired_i2i.training import distributed
 from unpaired_i2i.training.callbacks.base import Callback
 from unpaired_i2i.training.checkpoint import (
     FORMAT_VERSION,
@@ -33,7 +34,7 @@ from unpaired_i2i.training.checkpoint import (
     validate_checkpoint,
 )
 from unpaired_i2i.training.config import TrainConfig, TrainerState
-from unpaired_i2i.training.finite import FiniteTracker, check_finite_tensors
+from unpaired_i2i.training.finite import FiniteTracker, NonFiniteLossError, check_finite_tensors
 from unpaired_i2i.training.pool import ImagePool
 
 if TYPE_CHECKING:
@@ -50,6 +51,9 @@ __all__ = [
 # Config fields that do not change the math of a resumed run, so a checkpoint written with
 # other values loads without a warning. ``seed`` is one: a resumed run restores every RNG
 # (and the pools' generators) from the checkpoint and never reseeds.
+# Checkpoint entries that differ between ranks: stored per rank under "ranks" as well.
+_PER_RANK: tuple[str, ...] = ("pool_x", "pool_y", "rng")
+
 OPERATIONAL_FIELDS = frozenset(
     {"log_every", "checkpoint_dir", "checkpoint_every", "keep_last", "seed"}
 )
@@ -131,14 +135,33 @@ class RunStatePersistence:
     _data: object
     _epoch_start_rng: dict[str, Any] | None
     _pending_rng: tuple[dict[str, Any], dict[str, Any] | None] | None
+    _dist: distributed.DistributedEnv
 
     def check_finite(self) -> None:
         """Raise if any loss since the start of tracking was NaN or infinite (one device sync).
 
+        Under ``torchrun`` this is a collective (call it on every rank): a non-finite loss on
+        any rank raises on every rank.
+
         Raises:
-            NonFiniteLossError: Names the first bad step and its non-finite loss keys.
+            NonFiniteLossError: Names the first bad step and its non-finite loss keys (on the
+                other ranks: the rank and step where it happened).
         """
-        self._finite.check()
+        if not self._dist.is_distributed:
+            self._finite.check()
+            return
+        here = not self._finite.is_finite()
+        if not distributed.any_true(here, self.device):
+            return
+        bad = distributed.all_gather_objects(self._finite.first_bad_step())
+        self._finite.check()  # raises on the rank that saw it, with the keys
+        rank, step = next((r, st) for r, st in enumerate(bad) if st >= 0)
+        raise NonFiniteLossError(
+            f"non-finite loss on rank {rank} at step {step}; training stopped on every rank, "
+            "no checkpoint is written from this state",
+            step=step,
+            key=f"rank {rank}",
+        )
 
     def _capture_rng(self) -> dict[str, Any]:
         snap: dict[str, Any] = {"torch": torch.get_rng_state()}
@@ -250,13 +273,11 @@ class RunStatePersistence:
         if state.epoch_complete:
             position.update(epoch=state.epoch + 1, batch_in_epoch=0, epoch_complete=False)
         mid_epoch = position["batch_in_epoch"] > 0
-        dist = torch.distributed
-        world_size = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
         checkpoint: dict[str, Any] = {
             "meta": {
                 "library_version": str(__version__),
                 "torch_version": str(torch.__version__),
-                "world_size": int(world_size),
+                "world_size": int(self._dist.world_size),
                 "format_version": FORMAT_VERSION,
                 "model_config": self._model_config(),
             },
@@ -269,6 +290,11 @@ class RunStatePersistence:
             "trainer": position,
             "callbacks": {cb.state_key: cb.state_dict() for cb in self.callbacks},
         }
+        if self._dist.is_distributed:
+            # What differs between ranks: each rank's pools and RNG, so that every rank
+            # resumes with its own (top-level entries are rank 0's).
+            own = {key: checkpoint[key] for key in _PER_RANK}
+            checkpoint["ranks"] = distributed.all_gather_objects(own)
         for cb in self.callbacks:
             cb.on_checkpoint_save(cast("CycleTrainer", self), checkpoint)
         check_finite_tensors(checkpoint, step=self.state.step, device=self.device, skip=("rng",))
@@ -328,8 +354,20 @@ class RunStatePersistence:
         Raises:
             NonFiniteLossError: A loss or a tensor is NaN or infinite; nothing is written.
             CheckpointError: Writing failed; an existing file at ``path`` is untouched.
+
+        Under ``torchrun`` every rank must call it at the same point: it gathers each rank's
+        image pools and RNG states into the checkpoint (``checkpoint["ranks"]``), rank 0 writes
+        the file and the other ranks wait for it.
         """
-        return save_checkpoint_file(self.state_dict(), path)
+        checkpoint = self.state_dict()
+        if not self._dist.is_distributed:
+            return save_checkpoint_file(checkpoint, path)
+        # A collective under torchrun: every rank contributes its state, rank 0 writes, and
+        # the others wait until the file is there.
+        if self._dist.is_global_zero:
+            save_checkpoint_file(checkpoint, path)
+        distributed.barrier()
+        return Path(os.fspath(path))
 
     def load_checkpoint(self, path: StrPath) -> None:
         """Restore a checkpoint written by :meth:`save_checkpoint` into this trainer.
@@ -364,6 +402,7 @@ class RunStatePersistence:
         """
         where = os.fspath(source)
         validate_checkpoint(checkpoint, where)
+        checkpoint = self._own_view(checkpoint, where)
         self._check_fits(checkpoint, where)
         backup = self._backup()
         touched: list[Callback] = []
@@ -428,6 +467,30 @@ class RunStatePersistence:
             )
         for cb in self.callbacks:
             cb.on_checkpoint_load(cast("CycleTrainer", self), checkpoint)
+
+    def _own_view(self, checkpoint: Mapping[str, Any], where: str) -> Mapping[str, Any]:
+        """The checkpoint as this rank resumes it: with its own pools and RNG where stored.
+
+        A checkpoint of another world size loads too, with one warning: rank ``r`` takes the
+        pools and RNG of saved rank ``r % saved_world_size``, so the data order and the pools'
+        draws do not continue exactly.
+        """
+        saved = int(checkpoint["meta"].get("world_size", 1) or 1)
+        world, rank = self._dist.world_size, self._dist.rank
+        if saved != world and self._dist.is_global_zero:
+            warnings.warn(
+                f"checkpoint {where} was written by {saved} process(es), this run has {world}: "
+                "it resumes from the same weights, optimiser and schedule, but each rank takes "
+                f"the image pools and RNG of saved rank (rank % {saved}), so the data order and "
+                "pool draws do not continue exactly",
+                UserWarning,
+                stacklevel=3,
+            )
+        ranks = checkpoint.get("ranks")
+        if not isinstance(ranks, list) or not ranks:
+            return checkpoint
+        own = ranks[rank % len(ranks)]
+        return {**checkpoint, **{key: own[key] for key in _PER_RANK if key in own}}
 
     def _training_parts(self) -> dict[str, Any]:
         """The checkpoint entries of the networks, optimisers, schedulers, scaler and pools.

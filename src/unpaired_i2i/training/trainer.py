@@ -20,14 +20,17 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from torch.optim import Adam
 from torch.optim.lr_scheduler import LambdaLR
+from torch.utils.data import DataLoader, DistributedSampler, IterableDataset
 
-from unpaired_i2i.models.cyclegan import CycleGAN
+from unpaired_i2i.models.cyclegan import NETWORK_NAMES, CycleGAN
+from unpaired_i2i.training import distributed
 from unpaired_i2i.training.callbacks.base import Callback
 from unpaired_i2i.training.config import AmpMode, TrainConfig, TrainerState, default_callbacks
 from unpaired_i2i.training.finite import FiniteTracker, NonFiniteLossError
-from unpaired_i2i.training.objective import LOSS_KEYS, CycleObjective
+from unpaired_i2i.training.objective import LOSS_KEYS, CycleObjective, Networks
 from unpaired_i2i.training.pool import ImagePool
 from unpaired_i2i.training.run_state import RunStatePersistence, seed_everything, set_epoch
 from unpaired_i2i.training.schedules import linear_decay_lambda
@@ -110,12 +113,16 @@ class CycleTrainer(CycleObjective, RunStatePersistence):
         if not isinstance(config, TrainConfig):
             raise TypeError(f"config must be a TrainConfig or None; got {type(config).__name__}")
         self.config = config
-        if device is None:
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = torch.device(device)
+        # Under torchrun: join the process group (NCCL on CUDA, Gloo on the CPU) and take
+        # cuda:LOCAL_RANK; in one process this changes nothing.
+        self._dist, chosen = distributed.init_from_env(device)
+        if chosen is None:
+            chosen = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = chosen
         self.model = model.to(self.device)
         if config.channels_last:
             self.model.to(memory_format=torch.channels_last)
+        self.networks = self._wrap_networks()
 
         given = list(callbacks)
         for cb in given:
@@ -137,8 +144,10 @@ class CycleTrainer(CycleObjective, RunStatePersistence):
         rule = linear_decay_lambda(config.epochs, config.decay_epochs)
         self.scheduler_g = LambdaLR(self.optimizer_g, rule)
         self.scheduler_d = LambdaLR(self.optimizer_d, rule)
-        self.pool_x = ImagePool(config.pool_size, seed=config.seed)
-        self.pool_y = ImagePool(config.pool_size, seed=config.seed + 1)
+        # The pools stay per rank (each holds its own rank's fakes), seeded apart.
+        rank = self._dist.rank
+        self.pool_x = ImagePool(config.pool_size, seed=config.seed + 2 * rank)
+        self.pool_y = ImagePool(config.pool_size, seed=config.seed + 2 * rank + 1)
         self.scaler: torch.amp.GradScaler | None = (
             torch.amp.GradScaler(self.device.type) if config.amp == "fp16" else None
         )
@@ -157,6 +166,53 @@ class CycleTrainer(CycleObjective, RunStatePersistence):
         self._epoch_start_rng: dict[str, Any] | None = None
         self._pending_rng: tuple[dict[str, Any], dict[str, Any] | None] | None = None
         self._finite = FiniteTracker()
+
+    # ------------------------------------------------------------------------ processes
+    def _wrap_networks(self) -> Networks:
+        """The networks as the step calls them: DDP-wrapped (each separately) under torchrun.
+
+        DDP broadcasts rank 0's parameters and buffers when it wraps, so every rank starts
+        from the same weights whatever its own initialisation drew.
+        """
+        nets = {name: getattr(self.model, name) for name in NETWORK_NAMES}
+        if self._dist.is_distributed:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            nets = {
+                name: DistributedDataParallel(net, device_ids=ids) for name, net in nets.items()
+            }
+        return Networks(**nets)
+
+    @property
+    def world_size(self) -> int:
+        """Number of processes training together (1 outside ``torchrun``)."""
+        return self._dist.world_size
+
+    @property
+    def global_rank(self) -> int:
+        """This process's rank, ``0 <= global_rank < world_size``."""
+        return self._dist.rank
+
+    @property
+    def is_global_zero(self) -> bool:
+        """Whether this is rank 0: the process that writes files and prints (always in one)."""
+        return self._dist.is_global_zero
+
+    def _distribute(self, data: Iterable[Any]) -> Iterable[Any]:
+        """Shard a ``DataLoader`` over the ranks with a ``DistributedSampler`` (see config)."""
+        if (
+            not self._dist.is_distributed
+            or not self.config.use_distributed_sampler
+            or not isinstance(data, DataLoader)
+            or isinstance(data.sampler, DistributedSampler)
+            or isinstance(data.dataset, IterableDataset)
+        ):
+            return data
+        return distributed.shard_loader(
+            data,
+            rank=self._dist.rank,
+            world_size=self._dist.world_size,
+            seed=self.config.seed,
+        )
 
     # ------------------------------------------------------------------------ callbacks
     def _check_callbacks(self) -> None:
@@ -243,12 +299,15 @@ class CycleTrainer(CycleObjective, RunStatePersistence):
         state.max_epochs = self.config.total_epochs if epochs is None else epochs
         state.max_steps = max_steps
         state.should_stop = False
+        data = self._distribute(data)
         self._data = data
         fresh = (
             not self._loaded and state.step == 0 and state.epoch == 0 and state.batch_in_epoch == 0
         )
         if fresh:
-            seed_everything(self.config.seed)
+            # seed + rank: ranks draw different crops, flips and partners; the weights are the
+            # same on every rank all the same (DDP broadcast them from rank 0).
+            seed_everything(self.config.seed + self._dist.rank)
         try:
             self._call("on_fit_start")
             while state.epoch < state.max_epochs and not self._stop_requested():
@@ -257,6 +316,10 @@ class CycleTrainer(CycleObjective, RunStatePersistence):
             self._call("on_fit_end")
         except BaseException as exc:
             self._notify_exception(exc)
+            if self._dist.is_distributed:
+                # The other ranks may be waiting in a collective for this one: tear the group
+                # down so that they fail at once instead of waiting for the timeout.
+                distributed.abort()
             raise
         return state
 
@@ -280,7 +343,8 @@ class CycleTrainer(CycleObjective, RunStatePersistence):
             self._finite.track(losses, state.step)
             if state.step % self.config.log_every == 0:
                 self.check_finite()
-                values = torch.stack([v.float() for v in losses.values()]).tolist()
+                stacked = torch.stack([v.float() for v in losses.values()])
+                values = distributed.mean_across_ranks(stacked).tolist()
                 state.last_losses = dict(zip(losses, values, strict=True))
             self._call("on_step_end", batch, losses)
         del iterator  # shut DataLoader workers down before the epoch-end hooks

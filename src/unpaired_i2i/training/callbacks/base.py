@@ -34,6 +34,14 @@ class Callback:
     trainer stores it in checkpoints under :attr:`state_key`, which must be unique among the
     trainer's callbacks.
 
+    Under ``torchrun`` (several processes, see :attr:`CycleTrainer.world_size`) every rank runs
+    every hook, with the same ``trainer.state``. Check :attr:`CycleTrainer.is_global_zero`
+    (``True`` on rank 0 and in a single process) before writing files or printing, so that one
+    process does it; keep state you checkpoint in step on every rank, as rank 0's copy is the
+    one saved and every rank loads it on resume. :meth:`CycleTrainer.save_checkpoint` is a
+    collective there: a hook that calls it must do so on every rank at the same step (only
+    rank 0 writes the file).
+
     Example:
         >>> class CountSteps(Callback):
         ...     def __init__(self) -> None:

@@ -33,6 +33,11 @@ class ModelCheckpoint(Callback):
     :class:`NonFiniteLossError`) leaves every earlier file untouched. Resume with
     ``trainer.load_checkpoint(folder / "last.pt")``.
 
+    Under ``torchrun`` every rank takes the same decisions (they depend only on the step and
+    epoch) and calls :meth:`CycleTrainer.save_checkpoint`, a collective that only rank 0 writes;
+    the folder, ``last.pt`` and the deletion of old files are handled on rank 0 alone, while the
+    list of kept files (this callback's state) is kept identical on every rank.
+
     Args:
         dirpath: Folder of the checkpoints (created when first needed).
         every_n_steps: Save every this many steps; 0 disables step saves.
@@ -121,11 +126,16 @@ class ModelCheckpoint(Callback):
     def save(self, trainer: CycleTrainer) -> Path:
         """Save a checkpoint now and rotate the files.
 
+        Under ``torchrun`` call it on every rank at the same step: every rank takes part in
+        :meth:`CycleTrainer.save_checkpoint`; only rank 0 updates ``last.pt`` and deletes
+        files.
+
         Args:
             trainer: The trainer.
 
         Returns:
-            The path written (the numbered file, or ``last.pt`` when ``keep_last=0``).
+            The path written (the numbered file, or ``last.pt`` when ``keep_last=0``), on
+            every rank.
 
         Raises:
             CheckpointError: Writing failed; earlier files are untouched.
@@ -144,13 +154,16 @@ class ModelCheckpoint(Callback):
         dropped = kept[: -self.keep_last]
         self._saved = kept[-self.keep_last :]
         path = self.dirpath / name
+        writes = trainer.is_global_zero
         try:
             trainer.save_checkpoint(path)
-            if self.save_last:
+            if self.save_last and writes:
                 replace_with_copy(path, self.last_path)
         except BaseException:
             self._saved, self._last_saved = previous
             raise
+        if not writes:
+            return path
         for old in dropped:
             with contextlib.suppress(FileNotFoundError):
                 (self.dirpath / old).unlink()

@@ -238,7 +238,8 @@ class SampleGrid(Callback):
     also rendered (not written) when ``fit`` starts, so images the generators cannot take (e.g.
     a size they do not support) fail at once rather than at the first sample. If an
     :class:`EMA` callback is among ``trainer.callbacks`` (list it first) and has averaged at
-    least once, its averaged generators are shown.
+    least once, its averaged generators are shown. Under ``torchrun`` only rank 0
+    (:attr:`CycleTrainer.is_global_zero`) renders and writes; the other ranks do nothing.
 
     Args:
         dirpath: Folder of the images (created when first needed).
@@ -352,19 +353,20 @@ class SampleGrid(Callback):
         return path
 
     def on_fit_start(self, trainer: CycleTrainer) -> None:
-        """Render once (nothing is written) so that images the generators reject fail now."""
-        self.render(trainer)
+        """Render once on rank 0 (nothing is written) so that rejected images fail now."""
+        if trainer.is_global_zero:
+            self.render(trainer)
 
     def on_step_end(
         self, trainer: CycleTrainer, batch: Any, losses: Mapping[str, torch.Tensor]
     ) -> None:
-        """Write a grid every ``every_n_steps`` steps."""
-        if trainer.state.step % self.every_n_steps == 0:
+        """Write a grid every ``every_n_steps`` steps (rank 0)."""
+        if trainer.is_global_zero and trainer.state.step % self.every_n_steps == 0:
             self.save(trainer)
 
     def on_fit_end(self, trainer: CycleTrainer) -> None:
-        """Write the final grid unless this step was just written."""
-        if self._last_step != trainer.state.step:
+        """Write the final grid unless this step was just written (rank 0)."""
+        if trainer.is_global_zero and self._last_step != trainer.state.step:
             self.save(trainer)
 
 
@@ -388,7 +390,9 @@ class LossPlot(Callback):
     generator losses (all keys not starting with ``d_``) in the upper panel, discriminator
     losses (``d_x``, ``d_y``) in the lower, step on the x axis. It is drawn with a
     :class:`matplotlib.figure.Figure` on the Agg canvas, without :mod:`matplotlib.pyplot`, so an
-    interactive session's backend and figures are untouched, and written atomically.
+    interactive session's backend and figures are untouched, and written atomically. Under
+    ``torchrun`` every rank records the (rank-averaged) losses, so the state is the same
+    everywhere, but only rank 0 (:attr:`CycleTrainer.is_global_zero`) warns and draws.
 
     Needs the ``plot`` extra (matplotlib).
 
@@ -520,25 +524,27 @@ class LossPlot(Callback):
     def on_step_end(
         self, trainer: CycleTrainer, batch: Any, losses: Mapping[str, torch.Tensor]
     ) -> None:
-        """Record the losses at log steps; draw every ``every_n_steps`` steps."""
+        """Record the losses at log steps; draw every ``every_n_steps`` steps (rank 0)."""
         step = trainer.state.step
         if trainer.is_log_step:
             last = trainer.state.last_losses
             self.record(step, last)
             missing = [k for k in self.keys or () if k not in last]
-            if missing and not self._warned:
+            if missing and not self._warned and trainer.is_global_zero:
                 self._warned = True
                 warnings.warn(
                     f"LossPlot keys {missing} are not among the losses {sorted(last)}",
                     UserWarning,
                     stacklevel=2,
                 )
+        if not trainer.is_global_zero:
+            return
         if self.every_n_steps is not None and step % self.every_n_steps == 0:
             self.draw()
             self._drawn_at = step
 
     def on_fit_end(self, trainer: CycleTrainer) -> None:
-        """Draw the plot unless this step was just drawn."""
-        if self._drawn_at != trainer.state.step:
+        """Draw the plot unless this step was just drawn (rank 0)."""
+        if trainer.is_global_zero and self._drawn_at != trainer.state.step:
             self.draw()
         self._drawn_at = None

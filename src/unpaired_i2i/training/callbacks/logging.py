@@ -75,6 +75,10 @@ class MetricsLogger(Callback):
     in a fresh run (step 0), all of them. The file is then rewritten atomically, so it never
     holds a step twice. Malformed lines (e.g. a row cut off by a crash) are dropped too.
 
+    Under ``torchrun`` only rank 0 (:attr:`CycleTrainer.is_global_zero`) touches the file; the
+    losses it writes are already averaged across ranks. Every rank keeps the clock, so the
+    state is the same everywhere.
+
     Args:
         path: The file (parent folders are created).
         format: ``"csv"`` or ``"jsonl"``; ``None`` picks it from the suffix (``.csv``;
@@ -199,10 +203,10 @@ class MetricsLogger(Callback):
         self._file.flush()
 
     def on_fit_start(self, trainer: CycleTrainer) -> None:
-        """Drop rows after the current step and start the clocks."""
+        """Drop rows after the current step (rank 0) and start the clocks."""
         self._close()
         self._speed.reset()
-        self._fields = self._prepare(trainer.state.step)
+        self._fields = self._prepare(trainer.state.step) if trainer.is_global_zero else None
         self._fit_start = time.perf_counter()
 
     def on_step_start(self, trainer: CycleTrainer, batch: Any) -> None:
@@ -212,7 +216,9 @@ class MetricsLogger(Callback):
     def on_step_end(
         self, trainer: CycleTrainer, batch: Any, losses: Mapping[str, torch.Tensor]
     ) -> None:
-        """Write a row at log steps."""
+        """Write a row at log steps (rank 0)."""
+        if not trainer.is_global_zero:
+            return
         self._speed.add(batch_images(trainer, batch))
         if not trainer.is_log_step:
             return
@@ -262,7 +268,9 @@ class TensorBoardLogger(Callback):
     images of the current batch when none are given; an :class:`EMA`'s generators are used like
     in :class:`SampleGrid`). A :class:`torch.utils.tensorboard.SummaryWriter` is opened when
     ``fit`` starts (after a resume with ``purge_step`` set, so events the interrupted run wrote
-    after its checkpoint are hidden) and closed when ``fit`` ends or raises.
+    after its checkpoint are hidden) and closed when ``fit`` ends or raises. Under ``torchrun``
+    only rank 0 (:attr:`CycleTrainer.is_global_zero`) opens a writer and renders grids; the
+    other ranks do nothing.
 
     Needs the ``tensorboard`` extra.
 
@@ -314,7 +322,10 @@ class TensorBoardLogger(Callback):
 
     @property
     def writer(self) -> Any:
-        """The open ``SummaryWriter`` during ``fit`` (add your own events to it), else ``None``."""
+        """The open ``SummaryWriter`` during ``fit`` (add your own events to it), else ``None``.
+
+        Always ``None`` on ranks other than 0.
+        """
         return self._writer
 
     def _close(self) -> None:
@@ -323,10 +334,12 @@ class TensorBoardLogger(Callback):
             writer.close()
 
     def on_fit_start(self, trainer: CycleTrainer) -> None:
-        """Open the writer (purging events after the current step on a resume)."""
-        summary_writer = _require_tensorboard()
+        """Open the writer on rank 0 (purging events after the current step on a resume)."""
         self._close()
         self._speed.reset()
+        if not trainer.is_global_zero:
+            return
+        summary_writer = _require_tensorboard()
         step = trainer.state.step
         self._writer = summary_writer(
             log_dir=str(self.log_dir), purge_step=step + 1 if step > 0 else None

@@ -73,7 +73,9 @@ class ProgressBar(Callback):
     with the images per second since the previous line, the latest losses of ``keys`` (those of
     the latest log step) and the remaining time at the average speed of this ``fit`` (percent
     and ``eta`` only when the total is known). Neither form reads the loss tensors, so it adds
-    no device synchronisation. The bar closes when ``fit`` ends or raises.
+    no device synchronisation. The bar closes when ``fit`` ends or raises. Under ``torchrun``
+    only rank 0 shows progress (:attr:`CycleTrainer.is_global_zero`); the other ranks show
+    nothing.
 
     Args:
         leave: Keep the finished bar on screen.
@@ -138,7 +140,10 @@ class ProgressBar(Callback):
 
     @property
     def bar(self) -> Any:
-        """The live ``tqdm`` instance during ``fit`` (also a disabled one), else ``None``."""
+        """The live ``tqdm`` instance during ``fit`` (also a disabled one), else ``None``.
+
+        Always ``None`` on ranks other than 0, which show nothing.
+        """
         return self._bar
 
     @staticmethod
@@ -180,9 +185,11 @@ class ProgressBar(Callback):
             bar.close()
 
     def on_fit_start(self, trainer: CycleTrainer) -> None:
-        """Open the bar at the current step, or start the clock of the plain lines."""
+        """Open the bar at the current step, or start the clock of the plain lines (rank 0)."""
         self._close()
         self._speed.reset()
+        if not trainer.is_global_zero:
+            return
         self._total = self.total_steps(trainer)
         stream = self.file if self.file is not None else sys.stderr
         if self.disable is None and not _is_terminal(stream):
