@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from unpaired_i2i import Callback, CycleGAN, CycleTrainer, MetricsLogger, ModelCheckpoint
+from unpaired_i2i import EMA, Callback, CycleGAN, CycleTrainer, MetricsLogger, ModelCheckpoint
 from unpaired_i2i import TrainConfig as Config
 
 SIZE = 8
@@ -76,6 +76,7 @@ def main() -> None:
     callbacks: list[Callback] = [
         ModelCheckpoint(own / "checkpoints", every_n_steps=args.save_at or 2),
         MetricsLogger(own / "metrics.csv"),
+        EMA(0.9),
     ]
     if args.nan_on_rank is not None:
         callbacks.append(NaNOnRank(args.nan_on_rank, step=3))
@@ -87,6 +88,7 @@ def main() -> None:
     torch.save(
         {
             "weights": {k: v.clone() for k, v in trainer.model.state_dict().items()},
+            "ema_g_xy": {k: v.clone() for k, v in callbacks[2].generator_xy.state_dict().items()},  # type: ignore[attr-defined]
             "world_size": trainer.world_size,
             "is_global_zero": trainer.is_global_zero,
             "step": trainer.state.step,

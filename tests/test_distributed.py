@@ -62,6 +62,7 @@ def test_ranks_train_in_step_on_their_own_shards(straight: Path) -> None:
     # The ranks started from different random weights and flipped different images, yet DDP
     # made them start from rank 0's weights and average every gradient.
     assert_same_weights(first["weights"], second["weights"])
+    assert_same_weights(first["ema_g_xy"], second["ema_g_xy"])  # EMA stays identical too
     assert (first["world_size"], second["world_size"]) == (2, 2)
     assert (first["is_global_zero"], second["is_global_zero"]) == (True, False)
     assert first["step"] == second["step"] == 8
@@ -132,3 +133,51 @@ def test_resuming_with_another_world_size_warns_once_and_trains(straight: Path) 
     data = [(torch.rand(2, 3, 8, 8, generator=g) * 2 - 1, torch.rand(2, 3, 8, 8, generator=g))] * 2
     trainer.fit(data, max_steps=6)
     assert trainer.state.step == 6
+
+
+@pytest.fixture
+def fake_second_rank(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make a trainer believe it is rank 0 of 2 without a process group (DDP stubbed out)."""
+    from unpaired_i2i.training import distributed, trainer
+
+    monkeypatch.setattr(
+        distributed,
+        "init_from_env",
+        lambda device: (DistributedEnv(rank=0, world_size=2), torch.device("cpu")),
+    )
+    monkeypatch.setattr(trainer, "DistributedDataParallel", lambda net, device_ids: net)
+
+
+def tiny_trainer(**config: Any) -> Any:
+    from unpaired_i2i import CycleGAN, CycleTrainer, TrainConfig
+
+    model = CycleGAN.from_preset(
+        "basic", base_channels=4, n_blocks=1, discriminator_overrides={"base_channels": 4}
+    )
+    return CycleTrainer(model, TrainConfig(pool_size=2, **config))
+
+
+@pytest.mark.usefixtures("fake_second_rank")
+def test_a_dataloader_is_sharded_unless_switched_off_and_other_iterables_are_kept() -> None:
+    from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+
+    data = TensorDataset(torch.zeros(10, 3, 8, 8), torch.zeros(10, 3, 8, 8))
+    loader = DataLoader(data, batch_size=2, shuffle=True, drop_last=True)
+    trainer = tiny_trainer(seed=7)
+    assert (trainer.world_size, trainer.global_rank, trainer.is_global_zero) == (2, 0, True)
+    sharded = trainer._distribute(loader)
+    assert isinstance(sharded.sampler, DistributedSampler)
+    assert (sharded.sampler.num_replicas, sharded.sampler.rank) == (2, 0)
+    assert sharded.sampler.shuffle and sharded.sampler.seed == 7
+    assert (sharded.batch_size, sharded.drop_last, len(sharded)) == (2, True, 2)
+    assert trainer._distribute(sharded) is sharded  # already distributed
+    batches = [(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8))]
+    assert trainer._distribute(batches) is batches  # plain iterables are used as given
+    kept = tiny_trainer(use_distributed_sampler=False)
+    assert kept._distribute(loader) is loader
+
+
+@pytest.mark.usefixtures("fake_second_rank")
+def test_sync_batchnorm_is_refused_early_off_cuda() -> None:
+    with pytest.raises(ValueError, match=r"sync_batchnorm needs CUDA devices.*trains on cpu"):
+        tiny_trainer(sync_batchnorm=True)

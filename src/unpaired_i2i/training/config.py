@@ -87,6 +87,7 @@ class TrainConfig:
     amp: AmpMode = "off"
     channels_last: bool = False
     use_distributed_sampler: bool = True
+    sync_batchnorm: bool = False
 
     def __post_init__(self) -> None:
         f = "TrainConfig."
@@ -120,6 +121,7 @@ class TrainConfig:
         check_choice(f + "amp", self.amp, AMP_MODES)
         check_bool(f + "channels_last", self.channels_last)
         check_bool(f + "use_distributed_sampler", self.use_distributed_sampler)
+        check_bool(f + "sync_batchnorm", self.sync_batchnorm)
 
     @property
     def identity_weight(self) -> float:

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim import Adam
 from torch.optim.lr_scheduler import LambdaLR
@@ -174,6 +175,14 @@ class CycleTrainer(CycleObjective, RunStatePersistence):
         DDP broadcasts rank 0's parameters and buffers when it wraps, so every rank starts
         from the same weights whatever its own initialisation drew.
         """
+        if self._dist.is_distributed and self.config.sync_batchnorm:
+            if self.device.type != "cuda":
+                raise ValueError(
+                    "TrainConfig.sync_batchnorm needs CUDA devices (torch's SyncBatchNorm runs "
+                    f"on GPUs only); this rank trains on {self.device}"
+                )
+            # Replaces the BatchNorm layers in place, keeping their parameters and statistics.
+            nn.SyncBatchNorm.convert_sync_batchnorm(self.model)  # type: ignore[no-untyped-call]
         nets = {name: getattr(self.model, name) for name in NETWORK_NAMES}
         if self._dist.is_distributed:
             ids = [self.device.index] if self.device.type == "cuda" else None
