@@ -20,10 +20,9 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import torch
-import torch.distributed as dist
 
 from unpaired_i2i._io import write_atomic
 from unpaired_i2i.bench import BENCH_VARIANTS
@@ -40,8 +39,6 @@ __all__ = ["main"]
 
 if TYPE_CHECKING:
     from unpaired_i2i.training.distributed import DistributedEnv
-
-_T = TypeVar("_T")
 
 
 # ------------------------------------------------------------------------------------- train
@@ -99,14 +96,6 @@ def _quiet(message: str) -> None:
     """What ``_say`` is on the ranks other than 0 under ``torchrun``: nothing is printed."""
 
 
-def _from_rank_zero(value: _T) -> _T:
-    """Rank 0's ``value`` on every rank, a collective all must reach (one process: ``value``)."""
-    from unpaired_i2i.training.distributed import all_gather_objects
-
-    chosen: _T = all_gather_objects(value)[0]
-    return chosen
-
-
 @contextlib.contextmanager
 def _removed_if_left_empty(folder: Path) -> Iterator[None]:
     """On failure, remove ``folder`` (and the parents made for it) if the command left it empty.
@@ -150,6 +139,7 @@ def _check_images(
     lengths, hence different numbers of steps per epoch, and the run would hang.
     """
     from unpaired_i2i.data.datasets import verify_images
+    from unpaired_i2i.training.distributed import from_rank_zero
 
     paths = list(dict.fromkeys(p for d in datasets for p in (*d.paths_x, *d.paths_y)))
     bad: list[tuple[Path, str]] = []
@@ -159,7 +149,7 @@ def _check_images(
         bad = verify_images(paths, progress=progress, description="checking images")
         took = f"{time.perf_counter() - t0:.1f} s"
     if env.is_distributed:
-        bad = _from_rank_zero(bad)
+        bad = from_rank_zero(bad)
     say = _say if env.is_global_zero else _quiet
     if not bad:
         say(f"checked {len(paths):,} images: all readable ({took})")
@@ -185,7 +175,7 @@ def _check_images(
 
 
 def _train(args: argparse.Namespace) -> int:
-    from unpaired_i2i.training.distributed import init_from_env
+    from unpaired_i2i.training.distributed import destroy_group, from_rank_zero, init_from_env
 
     s = _settings(args)
     if args.demo:
@@ -210,7 +200,7 @@ def _train(args: argparse.Namespace) -> int:
     if ranked_device is not None:
         device = ranked_device
     if env.is_distributed and args.resume == "auto":
-        resume = _from_rank_zero(resume)  # the same file on every rank
+        resume = from_rank_zero(resume)  # the same file on every rank
         if resume is not None and not resume.exists():
             raise CommandError(
                 f"--resume auto: rank 0 resumes from {resume}, which rank {env.rank} cannot "
@@ -220,8 +210,8 @@ def _train(args: argparse.Namespace) -> int:
     with cleanup:
         code = _run_training(args, s, out, device, resume, env)
     # Only after success: a failing rank exits at once, and torchrun stops the others.
-    if env.is_distributed and dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+    if env.is_distributed:
+        destroy_group()
     return code
 
 

@@ -14,7 +14,7 @@ import datetime
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -22,15 +22,19 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
 __all__ = [
     "DistributedEnv",
-    "abort",
     "all_gather_objects",
     "any_true",
     "barrier",
+    "destroy_group",
     "detect",
+    "from_rank_zero",
     "init_from_env",
     "mean_across_ranks",
     "shard_loader",
 ]
+
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,16 @@ def any_true(flag: bool, device: torch.device) -> bool:
     return bool(t.item())
 
 
+def from_rank_zero(obj: _T) -> _T:
+    """Rank 0's ``obj`` on every rank (a collective every rank must reach); ``obj`` in one."""
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return obj
+    box: list[Any] = [_to_cpu(obj)]
+    dist.broadcast_object_list(box, src=0)
+    chosen: _T = box[0]
+    return chosen
+
+
 def all_gather_objects(obj: Any) -> list[Any]:
     """Each rank's ``obj`` (tensors moved to the CPU), in rank order; ``[obj]`` in one process."""
     if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
@@ -222,7 +236,11 @@ def shard_loader(
     return DataLoader(loader.dataset, sampler=sampler, **options)
 
 
-def abort() -> None:
-    """Tear the process group down after an error, so no other rank waits on this one."""
+def destroy_group() -> None:
+    """Leave and tear down the process group, if one is joined.
+
+    After an error this makes every other rank fail at once instead of waiting in a
+    collective for this one; after a successful run it is the orderly shutdown.
+    """
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()

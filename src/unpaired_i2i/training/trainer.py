@@ -328,7 +328,7 @@ class CycleTrainer(CycleObjective, RunStatePersistence):
             if self._dist.is_distributed:
                 # The other ranks may be waiting in a collective for this one: tear the group
                 # down so that they fail at once instead of waiting for the timeout.
-                distributed.abort()
+                distributed.destroy_group()
             raise
         return state
 
