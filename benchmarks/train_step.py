@@ -6,8 +6,9 @@ Usage (on a GPU machine)::
 
 This is ``unpaired-i2i bench`` with the reference's full-size defaults (256x256, 9 blocks,
 20 timed steps after 5 warm-up steps, eager fp32 vs bf16, JSON in ``benchmarks/results/``);
-any of its options given here override them. Every variant runs in the same process and is
-reported as a ratio against the plain eager float32 step.
+any of its options given here override them. Every variant runs in the same process, in
+alternation with the others, and is reported as a ratio against the plain eager float32 loop
+(``plain-eager-fp32``). ``benchmarks/gpu.sh`` runs the whole GPU table.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ import inspect
 from pathlib import Path
 
 import pytest
+import torch
 
 import unpaired_i2i
 from unpaired_i2i import (
@@ -15,6 +16,7 @@ from unpaired_i2i import (
     format_result,
     run_benchmarks,
 )
+from unpaired_i2i.bench import format_markdown
 
 
 def test_every_public_name_is_exported_and_documented() -> None:
@@ -32,23 +34,60 @@ def test_package_is_typed() -> None:
     assert (Path(unpaired_i2i.__file__).parent / "py.typed").is_file()
 
 
-def test_benchmark_reports_ratio_against_eager_fp32() -> None:
+def test_benchmark_reports_ratio_against_the_plain_loop() -> None:
     results = run_benchmarks(
         [BenchVariant("channels_last", channels_last=True)],
         size=32,
         n_blocks=1,
         base_channels=2,
         steps=2,
-        warmup=0,
+        warmup=1,
+        repeats=2,
         device="cpu",
     )
-    assert [r["variant"]["name"] for r in results] == ["eager-fp32", "channels_last"]
+    assert [r["variant"]["name"] for r in results] == ["plain-eager-fp32", "channels_last"]
     base, other = results
     assert base["speedup_vs_eager_fp32"] == 1.0
     assert other["speedup_vs_eager_fp32"] == pytest.approx(base["median_s"] / other["median_s"])
-    assert base["machine"]["device"] == "cpu" and base["losses_finite"]
-    assert "x1.00 vs eager fp32" in format_result(base)
+    assert base["machine"]["device"] == "cpu" and base["finite"] and other["finite"]
+    assert len(other["repeat_medians_s"]) == 2 and other["warmup_s"] > 0
+    assert other["min_s"] <= other["median_s"] <= other["max_s"]
+    assert "x1.00 vs plain eager fp32" in format_result(base)
     assert BENCH_VARIANTS["channels_last"] == BenchVariant("channels_last", channels_last=True)
+    assert "| channels_last |" in format_markdown(results)
+
+
+def test_benchmark_plain_loop_is_the_reference_step() -> None:
+    # The baseline's losses equal the trainer's first step on the same weights and inputs.
+    from unpaired_i2i import CycleGAN, CycleTrainer, TrainConfig
+    from unpaired_i2i.bench import _plain_train_step
+
+    def model() -> CycleGAN:
+        torch.manual_seed(0)
+        return CycleGAN.from_preset(
+            "cyclegan",
+            base_channels=4,
+            n_blocks=1,
+            discriminator_overrides={"base_channels": 4, "n_layers": 1},
+        )
+
+    x, y = torch.rand(2, 1, 3, 16, 16) * 2 - 1
+    plain_model = model()
+    plain_loss = _plain_train_step(plain_model, torch.device("cpu"))(x, y)
+    trainer = CycleTrainer(model(), TrainConfig(), device="cpu")
+    losses = trainer.train_step(x, y)
+    assert float(plain_loss) == pytest.approx(float(losses["g_total"]), rel=1e-5)
+    for p, q in zip(plain_model.parameters(), trainer.model.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-3, atol=5e-4)
+
+
+def test_benchmark_rejects_bad_settings() -> None:
+    with pytest.raises(ValueError, match="repeats"):
+        run_benchmarks(repeats=0)
+    with pytest.raises(ValueError, match="kind"):
+        run_benchmarks(kind="eval")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="plain variant"):
+        run_benchmarks([BenchVariant("x", plain=True, amp="bf16")])
 
 
 @pytest.mark.parametrize(("kw", "match"), [({"steps": 0}, "steps"), ({"warmup": -1}, "warmup")])

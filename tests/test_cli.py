@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -263,20 +264,38 @@ def test_bench_command_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture
             "2",
             "--warmup",
             "1",
+            "--repeats",
+            "2",
             "--variants",
             "eager-fp32",
             "channels_last",
             "--json",
             str(target),
+            "--markdown",
+            str(tmp_path / "bench.md"),
         ],
         capsys,
     )
     assert code == 0, err
-    results = json.loads(target.read_text())
-    assert [r["variant"]["name"] for r in results] == ["eager-fp32", "channels_last"]
+    report = json.loads(target.read_text())
+    results = report["results"]
+    names = ["plain-eager-fp32", "eager-fp32", "channels_last"]
+    assert [r["variant"]["name"] for r in results] == names
     assert results[0]["speedup_vs_eager_fp32"] == 1.0
-    assert all(r["median_s"] > 0 and r["losses_finite"] for r in results)
-    assert "vs eager fp32" in out
+    assert all(r["median_s"] > 0 and r["finite"] for r in results)
+    assert all(len(r["repeat_medians_s"]) == 2 for r in results)
+    assert report["settings"]["kind"] == "train" and report["machine"]["device"] == "cpu"
+    assert "vs plain eager fp32" in out and "train: cyclegan 32x32" in out
+    table = (tmp_path / "bench.md").read_text().splitlines()
+    assert table[2].startswith("| variant |") and len(table) == 4 + len(names)
+
+
+def test_bench_inference(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["bench", "--inference", "--size", "32", "--n-blocks", "1", "--base-channels", "4"]
+    args += ["--steps", "2", "--warmup", "0", "--repeats", "1", "--variants", "channels_last"]
+    code, out, err = run(args, capsys)
+    assert code == 0, err
+    assert "inference: cyclegan 32x32" in out and "channels_last" in out
 
 
 def test_python_dash_m_entry_point() -> None:
@@ -491,3 +510,24 @@ def test_an_image_given_as_checkpoint_says_what_is_expected(
     assert "expected a training checkpoint (.pt)" in err and "run folder" in err
     assert "weights_only" not in err
     assert not (tmp_path / "o").exists()
+
+
+def test_train_speed_options_reach_the_trainer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from unpaired_i2i.training import trainer as trainer_module
+
+    seen: list[Any] = []
+
+    def compile_cheaply(network: torch.nn.Module, config: Any) -> torch.nn.Module:
+        seen.append((config.compile, config.compile_mode, config.amp, config.cudnn_benchmark))
+        return torch.compile(network, backend="aot_eager", dynamic=False)  # type: ignore[return-value]
+
+    monkeypatch.setattr(trainer_module, "compile_network", compile_cheaply)
+    args = ["train", "--demo", "--out", str(tmp_path / "r"), *TINY, "--max-steps", "2"]
+    args += ["--compile", "--compile-mode", "max-autotune", "--amp", "auto", "--cudnn-benchmark"]
+    code, _, err = run(args, capsys)
+    assert code == 0, err
+    assert seen == [(True, "max-autotune", "auto", True)] * 6  # 4 networks + 2 frozen views
+    saved = torch.load(tmp_path / "r" / "checkpoints" / "last.pt", weights_only=True)
+    assert saved["config"]["compile"] is True and saved["config"]["amp"] == "auto"

@@ -43,12 +43,20 @@ def test_legacy_checkpoint_resumes_to_the_numbers_it_was_written_with() -> None:
     trainer.load_checkpoint(DATA / "legacy_v1.pt")
     assert trainer.state.step == expected["saved_step"]
     assert maker.weight_sums(trainer.model) == expected["saved_weight_abs_sums"]
+    saved = load_checkpoint_file(DATA / "legacy_v1.pt")
+    for pool in ("pool_x", "pool_y"):  # the image history is restored as written
+        restored = getattr(trainer, pool).state_dict()["images"]
+        assert len(restored) == len(saved[pool]["images"]) > 0
+        assert all(torch.equal(a, b) for a, b in zip(restored, saved[pool]["images"], strict=True))
     trainer.fit(maker.make_batches())
     assert trainer.state.step == expected["final_step"]
     assert trainer.callbacks[0].n_averaged == expected["final_ema_n_averaged"]  # type: ignore[attr-defined]
     for name, value in maker.weight_sums(trainer.model).items():
-        # Same math, same order of operations: equal up to the CPU kernels' rounding.
-        assert value == pytest.approx(expected["final_weight_abs_sums"][name], rel=1e-6), name
+        # Same math; the step now batches calls that share weights and uses fused Adam,
+        # which round differently (measured: up to 5.5e-5 relative after the remaining steps,
+        # while the old path with 2 threads still reproduces the numbers exactly). A resume
+        # that lost any part of the state is off by far more.
+        assert value == pytest.approx(expected["final_weight_abs_sums"][name], rel=1e-4), name
 
 
 def test_legacy_checkpoint_loads_as_a_model() -> None:

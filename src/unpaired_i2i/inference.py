@@ -1,40 +1,50 @@
-"""Translate tensors, image files and folders with a trained generator, and export generators.
+"""Translate tensors, image files and folders with a trained generator.
 
 :func:`translate` runs a generator on a tensor batch or on image files: it loads and converts
 images, pads them to a size the network accepts, batches images of equal size, crops the results
-back to the input size and optionally saves them as PNG. :func:`export_generator` writes a
-generator as TorchScript or ONNX for deployment; :func:`load_exported` reads TorchScript back.
+back to the input size and optionally saves them as PNG. With ``tile=`` it translates images of
+any size in overlapping tiles at bounded memory (:mod:`unpaired_i2i.tiling`). The export
+functions live in :mod:`unpaired_i2i.export` and are re-exported here for existing imports.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
-import importlib
-import math
+import functools
 import os
-import warnings
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeAlias, overload
+from typing import Literal, TypeAlias, overload
 
 import torch
-import torch.nn.functional as F
 from torch import nn
-from torch.jit._trace import TracerWarning  # public as torch.jit.TracerWarning, not re-exported
 from torchvision.transforms import v2
 from torchvision.utils import save_image
 
 from unpaired_i2i._checks import (
-    ShapeError,
+    check_bool,
     check_choice,
     check_image_batch,
     check_int,
     check_optional_int,
 )
+from unpaired_i2i._generators import (
+    FIT_MODES,
+    FitMode,
+    call_generator,
+    divisor_of,
+    in_channels_of,
+    least_size,
+    min_size_of,
+    run_fitted,
+)
 from unpaired_i2i._io import StrPath, write_atomic
 from unpaired_i2i._modules import device_and_dtype, eval_mode, on_device
 from unpaired_i2i.data.datasets import IMAGE_EXTENSIONS, CorruptImageError, load_image
+from unpaired_i2i.export import EXPORT_FORMATS, ExportFormat, export_generator, load_exported
+from unpaired_i2i.tiling import DEFAULT_OVERLAP, TILE_STATS, TileStats, run_tiled
+from unpaired_i2i.training.config import AMP_MODES, AmpMode
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -52,17 +62,8 @@ __all__ = [
 PathInputs: TypeAlias = StrPath | Sequence[StrPath]
 """One image file or folder, or a sequence of them."""
 
-FitMode: TypeAlias = Literal["pad", "resize"]
-"""How :func:`translate` makes ``H`` and ``W`` divisible by the generator's downsampling factor."""
-
-ExportFormat: TypeAlias = Literal["torchscript", "onnx"]
-"""File formats written by :func:`export_generator`."""
-
-FIT_MODES: tuple[FitMode, ...] = ("pad", "resize")
-EXPORT_FORMATS: tuple[ExportFormat, ...] = ("torchscript", "onnx")
-
 _DeviceLike: TypeAlias = torch.device | str
-_ONNX_HINT = "pip install 'unpaired-i2i[onnx]'"
+_AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class UnreadableImagesError(CorruptImageError):
@@ -101,63 +102,81 @@ class UnreadableImagesError(CorruptImageError):
         )
 
 
-# ---------------------------------------------------------------------------- generator helpers
-def _divisor(generator: nn.Module, default: int) -> int:
-    factor = getattr(generator, "downsampling_factor", default)
-    if not isinstance(factor, int) or factor < 1:
-        raise ValueError(
-            f"{type(generator).__name__}.downsampling_factor must be a positive integer; "
-            f"got {factor!r}"
+# -------------------------------------------------------------------------- running the generator
+@dataclass(frozen=True)
+class _Runner:
+    """How :func:`translate` runs the generator on one batch (the options, checked)."""
+
+    divisor: int
+    min_size: int
+    fit: FitMode
+    tile: int | None
+    overlap: int
+    stats: TileStats
+    amp: AmpMode
+    channels_last: bool
+
+    def __call__(self, generator: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Translate ``x`` (on any device); the result is where the generator left it.
+
+        Call in eval mode under :func:`torch.inference_mode` with the generator on its run
+        device. Whole-image runs move ``x`` to the generator first (padding happens there);
+        tiled runs keep ``x`` where it is and move one tile at a time.
+        """
+        device, dtype = device_and_dtype(generator)
+        memory_format = torch.channels_last if self.channels_last else torch.preserve_format
+
+        def call(t: torch.Tensor) -> torch.Tensor:
+            return call_generator(generator, t.to(device, dtype, memory_format=memory_format))
+
+        run: Callable[[torch.Tensor], torch.Tensor] = call
+        if self.tile is None:
+            x = x.to(device, dtype)
+        else:
+            run = functools.partial(
+                run_tiled,
+                call=call,
+                generator=generator,
+                tile=self.tile,
+                overlap=self.overlap,
+                stats=self.stats,
+                divisor=self.divisor,
+                min_size=self.min_size,
+            )
+        amp = _AUTOCAST_DTYPES.get(self.amp)
+        autocast = (
+            torch.autocast(device_type=device.type, dtype=amp)
+            if amp is not None
+            else contextlib.nullcontext()
         )
-    return factor
+        with autocast:
+            return run_fitted(x, run, divisor=self.divisor, min_size=self.min_size, fit=self.fit)
+
+    @contextlib.contextmanager
+    def prepared(self, generator: nn.Module, device: torch.device | None) -> Iterator[None]:
+        """Eval mode, on ``device``, channels-last weights: all undone on exit."""
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(eval_mode(generator))
+            if device is not None:
+                stack.enter_context(on_device(generator, device))
+            if self.channels_last:
+                stack.enter_context(_channels_last(generator))
+            yield
 
 
-def _min_size(generator: nn.Module, divisor: int) -> int:
-    # ResnetGenerator.min_size is the smallest H/W its bottleneck padding accepts.
-    value = getattr(generator, "min_size", divisor)
-    return value if isinstance(value, int) and value >= 1 else divisor
-
-
-def _in_channels(generator: nn.Module) -> int:
-    channels = getattr(generator, "in_channels", 3)
-    return channels if isinstance(channels, int) else 3
-
-
-def _call(generator: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    out = generator(x)
-    if not isinstance(out, torch.Tensor):
-        raise TypeError(f"{type(generator).__name__} returned {type(out).__name__}, not a Tensor")
-    return out
-
-
-def _fitted_size(n: int, divisor: int, min_size: int, fit: FitMode) -> int:
-    """The side length the generator runs at for an image side of ``n`` pixels."""
-    least = math.ceil(min_size / divisor) * divisor
-    if fit == "pad":
-        return max(math.ceil(n / divisor) * divisor, least)
-    return max(round(n / divisor) * divisor, least)
-
-
-def _run_fitted(
-    generator: nn.Module, x: torch.Tensor, *, divisor: int, min_size: int, fit: FitMode
-) -> torch.Tensor:
-    """Run ``generator`` on ``x`` of any ``H``/``W``; the result has the same ``H``/``W``."""
-    h, w = x.shape[-2:]
-    th = _fitted_size(h, divisor, min_size, fit)
-    tw = _fitted_size(w, divisor, min_size, fit)
-    if (th, tw) == (h, w):
-        return _call(generator, x)
-    if fit == "pad":
-        top, left = (th - h) // 2, (tw - w) // 2
-        bottom, right = th - h - top, tw - w - left
-        # Reflect padding needs each pad to be smaller than the side; tiny images replicate.
-        mode = "reflect" if max(top, bottom) < h and max(left, right) < w else "replicate"
-        y = _call(generator, F.pad(x, (left, right, top, bottom), mode=mode))
-        return y[..., top : top + h, left : left + w]
-    resized = F.interpolate(x, size=(th, tw), mode="bilinear", align_corners=False, antialias=True)
-    y = _call(generator, resized)
-    y = F.interpolate(y, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
-    return y.clamp(-1.0, 1.0)
+@contextlib.contextmanager
+def _channels_last(module: nn.Module) -> Iterator[None]:
+    """Give the 4-D parameters and buffers of ``module`` the channels-last layout for a block."""
+    saved: list[tuple[torch.Tensor, torch.Tensor]] = []
+    try:
+        for tensor in (*module.parameters(), *module.buffers()):
+            if tensor.dim() == 4 and not tensor.is_contiguous(memory_format=torch.channels_last):
+                saved.append((tensor, tensor.data))
+                tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
+        yield
+    finally:
+        for tensor, data in saved:
+            tensor.data = data
 
 
 # ---------------------------------------------------------------------------------- image files
@@ -246,10 +265,15 @@ def translate(
     *,
     output_dir: None = None,
     size: None = None,
-    batch_size: int = 8,
+    batch_size: int | None = None,
     device: _DeviceLike | None = None,
     suffix: Literal[""] = "",
     fit: FitMode = "pad",
+    tile: int | None = None,
+    overlap: int | None = None,
+    tile_stats: TileStats | None = None,
+    amp: AmpMode = "off",
+    channels_last: bool = False,
 ) -> torch.Tensor: ...
 
 
@@ -260,10 +284,15 @@ def translate(
     *,
     output_dir: None = None,
     size: int | None = None,
-    batch_size: int = 8,
+    batch_size: int | None = None,
     device: _DeviceLike | None = None,
     suffix: Literal[""] = "",
     fit: FitMode = "pad",
+    tile: int | None = None,
+    overlap: int | None = None,
+    tile_stats: TileStats | None = None,
+    amp: AmpMode = "off",
+    channels_last: bool = False,
 ) -> list[torch.Tensor]: ...
 
 
@@ -274,10 +303,15 @@ def translate(
     *,
     output_dir: StrPath,
     size: int | None = None,
-    batch_size: int = 8,
+    batch_size: int | None = None,
     device: _DeviceLike | None = None,
     suffix: str = "",
     fit: FitMode = "pad",
+    tile: int | None = None,
+    overlap: int | None = None,
+    tile_stats: TileStats | None = None,
+    amp: AmpMode = "off",
+    channels_last: bool = False,
 ) -> list[Path]: ...
 
 
@@ -288,10 +322,15 @@ def translate(
     *,
     output_dir: StrPath | None,
     size: int | None = None,
-    batch_size: int = 8,
+    batch_size: int | None = None,
     device: _DeviceLike | None = None,
     suffix: str = "",
     fit: FitMode = "pad",
+    tile: int | None = None,
+    overlap: int | None = None,
+    tile_stats: TileStats | None = None,
+    amp: AmpMode = "off",
+    channels_last: bool = False,
 ) -> list[torch.Tensor] | list[Path]: ...
 
 
@@ -301,10 +340,15 @@ def translate(
     *,
     output_dir: StrPath | None = None,
     size: int | None = None,
-    batch_size: int = 8,
+    batch_size: int | None = None,
     device: _DeviceLike | None = None,
     suffix: str = "",
     fit: FitMode = "pad",
+    tile: int | None = None,
+    overlap: int | None = None,
+    tile_stats: TileStats | None = None,
+    amp: AmpMode = "off",
+    channels_last: bool = False,
 ) -> torch.Tensor | list[torch.Tensor] | list[Path]:
     """Translate a tensor batch, image files or folders of images with a generator.
 
@@ -322,7 +366,16 @@ def translate(
 
     The generator runs under :func:`torch.inference_mode` in eval mode on ``device`` (default:
     where its parameters are), in its own dtype; afterwards each submodule's training mode is
-    restored and the generator is moved back if ``device`` moved it.
+    restored and the generator is moved back if ``device`` moved it. ``amp="bf16"``/``"fp16"``
+    runs it under :func:`torch.autocast` (results are returned in float32, or the input's
+    dtype); ``channels_last=True`` gives its weights and inputs the channels-last layout for
+    the call (faster convolutions on recent GPUs; the weights get their layout back after).
+
+    With ``tile`` each image is translated in overlapping tiles by
+    :func:`~unpaired_i2i.translate_tiled`: peak memory is set by the tile size, the images stay
+    on the CPU (only tiles move to ``device``), and normalisation layers get exact whole-image
+    statistics, gathered at the cost of one pass over the tiles per ``InstanceNorm`` layer
+    (``tile_stats="thumbnail"``: a faster approximation). Images that fit in one tile run whole.
 
     Args:
         generator: The generator, e.g. a trained :class:`~unpaired_i2i.ResnetGenerator`.
@@ -335,11 +388,18 @@ def translate(
             a call that saves nothing leaves no empty folder. Only for path inputs.
         size: Length in pixels of the shorter side that images are resized to before
             translation. Only for path inputs; ``None`` keeps the original size.
-        batch_size: Most images run through the generator at once.
+        batch_size: Most images run through the generator at once; default 8, or 1 with
+            ``tile`` (the images of a batch share each tile run, so memory grows with it).
         device: Device to run on; ``None`` uses the generator's device.
         suffix: Appended to the file stem of each saved image. Only with ``output_dir``.
         fit: ``"pad"`` (reflect-pad, then crop the output; exact at the original pixels) or
             ``"resize"`` (resize to the nearest accepted size and back).
+        tile: Translate in tiles whose own region is at most ``tile`` x ``tile`` pixels (see
+            :func:`~unpaired_i2i.translate_tiled`); ``None`` runs each batch whole.
+        overlap: Pixels of context around each side of a tile (default 32). Only with ``tile``.
+        tile_stats: ``"exact"`` (default) or ``"thumbnail"``. Only with ``tile``.
+        amp: ``"off"``, ``"bf16"`` or ``"fp16"`` autocast.
+        channels_last: Run with the channels-last memory format.
 
     Returns:
         For a tensor input, the translated batch on the input's device and in its dtype. For path
@@ -348,9 +408,10 @@ def translate(
 
     Raises:
         FileNotFoundError: An input file or folder does not exist (named in the message).
-        ValueError: A folder holds no images, an option is invalid or does not apply to the
-            input kind, two inputs would be saved under the same name, or a result would
-            overwrite its input image. Raised before anything is read or written.
+        ValueError: A folder holds no images, an option is invalid (named in the message) or
+            does not apply to the input kind (``overlap`` or ``tile_stats`` without ``tile``),
+            two inputs would be saved under the same name, or a result would overwrite its
+            input image. Raised before anything is read or written.
         UnreadableImagesError: Some image files cannot be read or decoded. Raised at the end,
             after every readable image was translated (and saved); it lists each failed file
             in ``failures`` and carries the readable images' results in ``results``. It is a
@@ -370,15 +431,16 @@ def translate(
         >>> g = ResnetGenerator.from_preset("cyclegan", base_channels=4, n_blocks=1)
         >>> translate(g, torch.zeros(2, 3, 30, 21)).shape  # not divisible by 4: padded, cropped
         torch.Size([2, 3, 30, 21])
+        >>> translate(g, torch.zeros(1, 3, 100, 75), tile=32, overlap=16).shape
+        torch.Size([1, 3, 100, 75])
     """
-    check_choice("fit", fit, FIT_MODES)
-    check_int("translate batch_size", batch_size, 1)
+    runner = _runner(generator, fit, tile, overlap, tile_stats, amp, channels_last)
+    check_optional_int("translate batch_size", batch_size, 1)
+    batch = batch_size if batch_size is not None else 8 if tile is None else 1
     check_optional_int("translate size", size, 1)
     if suffix and output_dir is None:
         raise ValueError(f"suffix is only used with output_dir; got suffix={suffix!r}")
-    divisor = _divisor(generator, default=4)
-    min_size = _min_size(generator, divisor)
-    in_channels = _in_channels(generator)
+    in_channels = in_channels_of(generator)
     run_device = torch.device(device) if device is not None else None
 
     if isinstance(inputs, torch.Tensor):
@@ -389,9 +451,7 @@ def translate(
                     f"(got {value!r}); resize or save the returned tensor yourself"
                 )
         check_image_batch(inputs, module="translate", channels=in_channels, argument="inputs")
-        return _translate_tensor(
-            generator, inputs, batch_size, run_device, divisor=divisor, min_size=min_size, fit=fit
-        )
+        return _translate_tensor(generator, inputs, batch, run_device, runner)
 
     if in_channels not in (1, 3):
         raise ValueError(
@@ -415,7 +475,7 @@ def translate(
             if out_paths is not None:
                 _save_png(image, out_paths[i])
             else:
-                results[i] = image.clone()
+                results[i] = image.clone(memory_format=torch.contiguous_format)
 
     try:
         _translate_files(
@@ -425,11 +485,9 @@ def translate(
             failures,
             channels=in_channels,
             size=size,
-            batch_size=batch_size,
+            batch_size=batch,
             device=run_device,
-            divisor=divisor,
-            min_size=min_size,
-            fit=fit,
+            runner=runner,
         )
     except BaseException:
         if created_dir and out_dir is not None:
@@ -447,6 +505,44 @@ def translate(
     return outputs
 
 
+def _runner(
+    generator: nn.Module,
+    fit: FitMode,
+    tile: int | None,
+    overlap: int | None,
+    tile_stats: TileStats | None,
+    amp: AmpMode,
+    channels_last: bool,
+) -> _Runner:
+    """Check the run options of :func:`translate` (before anything is read) and bundle them."""
+    check_choice("translate fit", fit, FIT_MODES)
+    check_choice("translate amp", amp, AMP_MODES)
+    check_bool("translate channels_last", channels_last)
+    divisor = divisor_of(generator, default=4)
+    min_size = min_size_of(generator, divisor)
+    check_optional_int("translate tile", tile, least_size(divisor, min_size))
+    for name, value in (("overlap", overlap), ("tile_stats", tile_stats)):
+        if value is not None and tile is None:
+            raise ValueError(
+                f"translate {name} applies to tiled translation; pass tile= as well "
+                f"(got {name}={value!r} and tile=None)"
+            )
+    if overlap is not None:
+        check_int("translate overlap", overlap, 0)
+    if tile_stats is not None:
+        check_choice("translate tile_stats", tile_stats, TILE_STATS)
+    return _Runner(
+        divisor=divisor,
+        min_size=min_size,
+        fit=fit,
+        tile=tile,
+        overlap=DEFAULT_OVERLAP if overlap is None else overlap,
+        stats="exact" if tile_stats is None else tile_stats,
+        amp=amp,
+        channels_last=channels_last,
+    )
+
+
 def _translate_files(
     generator: nn.Module,
     files: Sequence[Path],
@@ -457,16 +553,10 @@ def _translate_files(
     size: int | None,
     batch_size: int,
     device: torch.device | None,
-    divisor: int,
-    min_size: int,
-    fit: FitMode,
+    runner: _Runner,
 ) -> None:
     """Load, batch and translate ``files``; record unreadable ones in ``failures``."""
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(eval_mode(generator))
-        if device is not None:
-            stack.enter_context(on_device(generator, device))
-        dev, dtype = device_and_dtype(generator)
+    with runner.prepared(generator, device):
         # Images wait in one bucket per size until a full batch is ready; too many waiting
         # images (many distinct sizes) flush the fullest bucket, which bounds memory.
         buckets: dict[tuple[int, int], list[tuple[int, torch.Tensor]]] = {}
@@ -476,9 +566,9 @@ def _translate_files(
             nonlocal pending
             items = buckets.pop(key)
             pending -= len(items)
-            x = torch.stack([t for _, t in items]).to(dev, dtype)
+            x = torch.stack([t for _, t in items])
             with torch.inference_mode():
-                y = _run_fitted(generator, x, divisor=divisor, min_size=min_size, fit=fit)
+                y = runner(generator, x)
             finish([i for i, _ in items], y.to("cpu", torch.float32))
 
         for index, path in enumerate(files):
@@ -506,252 +596,16 @@ def _translate_tensor(
     inputs: torch.Tensor,
     batch_size: int,
     device: torch.device | None,
-    *,
-    divisor: int,
-    min_size: int,
-    fit: FitMode,
+    runner: _Runner,
 ) -> torch.Tensor:
     outputs: list[torch.Tensor] = []
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(eval_mode(generator))
-        if device is not None:
-            stack.enter_context(on_device(generator, device))
-        dev, dtype = device_and_dtype(generator)
+    with runner.prepared(generator, device):
         for start in range(0, inputs.shape[0], batch_size):
-            chunk = inputs[start : start + batch_size]
             with torch.inference_mode():
-                y = _run_fitted(
-                    generator, chunk.to(dev, dtype), divisor=divisor, min_size=min_size, fit=fit
-                )
-            outputs.append(y.to(inputs.device, inputs.dtype))
+                y = runner(generator, inputs[start : start + batch_size])
+            outputs.append(y.to(inputs.device, inputs.dtype, memory_format=torch.contiguous_format))
     if not outputs:  # an empty batch
         channels = getattr(generator, "out_channels", inputs.shape[1])
         return inputs.new_empty((0, int(channels), *inputs.shape[2:]))
     # Concatenating outside inference mode returns an ordinary tensor (usable with autograd).
     return torch.cat(outputs)
-
-
-# --------------------------------------------------------------------------------------- export
-def _require_onnx() -> None:
-    for name in ("onnxscript", "onnx"):
-        try:
-            importlib.import_module(name)
-        except ImportError as err:
-            raise ImportError(
-                f"ONNX export needs the {name!r} package, which is not installed; "
-                f"install the onnx extra: {_ONNX_HINT}"
-            ) from err
-
-
-@contextlib.contextmanager
-def _export_module(generator: nn.Module) -> Iterator[nn.Module]:
-    """Yield ``generator`` in eval mode on the CPU in float32, leaving the original unchanged."""
-    floating = [t for t in (*generator.parameters(), *generator.buffers()) if t.is_floating_point()]
-    if all(t.device.type == "cpu" and t.dtype == torch.float32 for t in floating):
-        with eval_mode(generator):
-            yield generator
-    else:  # export a CPU float32 copy rather than move (and round) the caller's weights
-        yield copy.deepcopy(generator).to("cpu", torch.float32).eval()
-
-
-def _second_example(example: torch.Tensor, divisor: int) -> torch.Tensor:
-    n, c, h, w = example.shape
-    gen = torch.Generator().manual_seed(1)
-    return torch.rand(n + 1, c, h + divisor, w + 2 * divisor, generator=gen) * 2 - 1
-
-
-def export_generator(
-    generator: nn.Module,
-    path: StrPath,
-    *,
-    format: ExportFormat = "torchscript",
-    example_input: torch.Tensor | None = None,
-    size: int = 256,
-    opset: int | None = None,
-    dynamic: bool = True,
-) -> Path:
-    """Export a generator as TorchScript or ONNX for deployment.
-
-    The generator is first run eagerly on the example input, so a wrong shape raises the
-    generator's own :class:`~unpaired_i2i.ShapeError` rather than an exporter error. Export
-    happens in eval mode on the CPU in float32; the generator is left as it was (training mode
-    restored; a generator on another device or in another dtype is copied, not moved).
-
-    - ``"torchscript"``: :func:`torch.jit.trace`, saved with :func:`torch.jit.save` (read it back
-      with :func:`load_exported` or ``torch.jit.load``). PyTorch deprecates TorchScript in favour
-      of ``torch.export`` and warns about it (``FutureWarning``). A trace records no Python
-      control flow; with ``dynamic=True`` the trace is checked against the eager generator at a
-      second batch size and image size.
-    - ``"onnx"``: the ``torch.export``-based :func:`torch.onnx.export` (needs the ``onnx``
-      extra: ``pip install 'unpaired-i2i[onnx]'``), one self-contained file with input
-      ``"input"`` and output ``"output"``. With ``dynamic=True`` the batch size and ``H``/``W``
-      are dynamic axes (``H`` and ``W`` multiples of ``generator.downsampling_factor``).
-
-    The file is written to a temporary file in the same folder, flushed to disk and then
-    renamed, so ``path`` never holds a partial export. Missing parent folders are created.
-
-    Args:
-        generator: The generator to export.
-        path: Destination file (conventionally ``.pt`` for TorchScript, ``.onnx`` for ONNX).
-        format: ``"torchscript"`` or ``"onnx"``.
-        example_input: Input to trace / export with; default ``(1, in_channels, size, size)``
-            seeded uniform noise in ``[-1, 1]``.
-        size: Side of the default example input.
-        opset: ONNX opset version; ``None`` lets the exporter choose. Only for ONNX.
-        dynamic: Export dynamic batch and spatial axes (ONNX), or check that the trace
-            generalises to other sizes (TorchScript).
-
-    Returns:
-        ``path`` as a :class:`~pathlib.Path`.
-
-    Raises:
-        ValueError: ``format`` is not one of ``"torchscript"``, ``"onnx"`` (listed in the
-            message), or ``opset`` is given for TorchScript.
-        ShapeError: The example input does not fit the generator.
-        ImportError: ONNX export without the ``onnx``/``onnxscript`` packages.
-        RuntimeError: The exported model does not reproduce the eager generator (TorchScript),
-            or dynamic ONNX export fails (retry with ``dynamic=False``).
-
-    Shape:
-        - Example input: ``(N, C_in, H, W)`` in ``[-1, 1]``, ``H`` and ``W`` divisible by the
-          downsampling factor.
-        - Exported model: ``(N, C_in, H, W) -> (N, C_out, H, W)`` in ``[-1, 1]``.
-
-    Example:
-        >>> import tempfile, pathlib, warnings, torch
-        >>> from unpaired_i2i import ResnetGenerator, export_generator, load_exported
-        >>> g = ResnetGenerator.from_preset("cyclegan", base_channels=4, n_blocks=1)
-        >>> with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-        ...     warnings.simplefilter("ignore", FutureWarning)  # TorchScript's deprecation
-        ...     path = export_generator(g, pathlib.Path(tmp) / "g2f.pt", size=32)
-        ...     print(path.name, load_exported(path)(torch.zeros(2, 3, 24, 40)).shape)
-        g2f.pt torch.Size([2, 3, 24, 40])
-    """
-    check_choice("format", format, EXPORT_FORMATS)
-    if format == "onnx":
-        _require_onnx()
-    elif opset is not None:
-        raise ValueError(f"opset applies to format='onnx'; got opset={opset!r} for {format!r}")
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if example_input is None:
-        check_int("export_generator size", size, 1)
-        seeded = torch.Generator().manual_seed(0)
-        shape = (1, _in_channels(generator), size, size)
-        example = torch.rand(shape, generator=seeded) * 2 - 1
-    else:
-        example = example_input.detach().to("cpu", torch.float32)
-
-    with _export_module(generator) as module:
-        with torch.no_grad():
-            expected = _call(module, example)  # eager run: raises ShapeError for bad shapes
-        if format == "torchscript":
-            _export_torchscript(module, target, example, expected, dynamic=dynamic)
-        else:
-            _export_onnx(module, target, example, opset=opset, dynamic=dynamic)
-    return target
-
-
-def _export_torchscript(
-    module: nn.Module, target: Path, example: torch.Tensor, expected: torch.Tensor, *, dynamic: bool
-) -> None:
-    with warnings.catch_warnings(), torch.no_grad():
-        # Shape-check branches in torch's own modules warn while tracing; the comparisons below
-        # check the trace instead.
-        warnings.simplefilter("ignore", TracerWarning)
-        traced = torch.jit.trace(module, example, check_trace=False)  # type: ignore[no-untyped-call]
-        checks = [(example, expected)]
-        if dynamic:
-            other = _second_example(example, _divisor(module, default=1))
-            checks.append((other, _call(module, other)))
-        for x, want in checks:
-            try:
-                torch.testing.assert_close(_call(traced, x), want, rtol=1e-4, atol=1e-5)
-            except Exception as err:
-                hint = "; pass dynamic=False to export a trace for one size only" if dynamic else ""
-                raise RuntimeError(
-                    f"the TorchScript trace of {type(module).__name__} does not reproduce it on "
-                    f"input of shape {tuple(x.shape)}{hint}: {err}"
-                ) from err
-    write_atomic(target, lambda f: torch.jit.save(traced, f))
-
-
-def _export_onnx(
-    module: nn.Module, target: Path, example: torch.Tensor, *, opset: int | None, dynamic: bool
-) -> None:
-    dynamic_shapes: tuple[dict[int, Any], ...] | None = None
-    if dynamic:
-        divisor = _divisor(module, default=1)
-        _, _, h, w = example.shape
-        if h % divisor or w % divisor:
-            raise ShapeError(
-                f"export_generator expects example_input with H and W divisible by {divisor} "
-                f"for dynamic ONNX axes; got {tuple(example.shape)}"
-            )
-        height, width = torch.export.Dim("height"), torch.export.Dim("width")
-        dynamic_shapes = (
-            {
-                0: torch.export.Dim("batch"),
-                2: height * divisor if divisor > 1 else height,
-                3: width * divisor if divisor > 1 else width,
-            },
-        )
-    try:
-        program = torch.onnx.export(
-            module,
-            (example,),
-            None,
-            input_names=["input"],
-            output_names=["output"],
-            opset_version=opset,
-            dynamo=True,
-            dynamic_shapes=dynamic_shapes,
-            verbose=False,
-        )
-    except Exception as err:
-        if not dynamic:
-            raise
-        raise RuntimeError(
-            f"ONNX export of {type(module).__name__} with dynamic batch and H/W axes failed; "
-            f"pass dynamic=False to export fixed shapes: {err}"
-        ) from err
-    if program is None:  # pragma: no cover - dynamo=True always returns the program
-        raise RuntimeError(f"torch.onnx.export returned no program for {type(module).__name__}")
-    # One self-contained file (weights included): what ONNXProgram.save writes for a model
-    # under protobuf's 2 GB limit, here through the atomic writer.
-    data: bytes = program.model_proto.SerializeToString()
-    write_atomic(target, lambda f: f.write(data))
-
-
-def load_exported(path: StrPath, *, map_location: _DeviceLike | None = None) -> torch.nn.Module:
-    """Load a generator exported with ``format="torchscript"``.
-
-    ONNX files are run with ONNX Runtime instead
-    (``onnxruntime.InferenceSession(path).run(None, {"input": array})``).
-
-    Args:
-        path: A file written by :func:`export_generator`.
-        map_location: Device to load the weights onto (default: where they were saved, the CPU).
-
-    Returns:
-        The TorchScript module, callable like the generator (in eval mode).
-
-    Raises:
-        FileNotFoundError: ``path`` does not exist.
-        ValueError: ``path`` is an ONNX file or not a TorchScript file.
-
-    Shape:
-        - Input: ``(N, C_in, H, W)`` in ``[-1, 1]``; output ``(N, C_out, H, W)`` in ``[-1, 1]``.
-    """
-    file = Path(path)
-    if not file.exists():
-        raise FileNotFoundError(f"exported generator not found: {file}")
-    if file.suffix.lower() == ".onnx":
-        raise ValueError(
-            f"{file} is an ONNX file; run it with onnxruntime.InferenceSession, not load_exported"
-        )
-    try:
-        module: nn.Module = torch.jit.load(str(file), map_location=map_location)  # type: ignore[no-untyped-call]
-    except Exception as err:
-        raise ValueError(f"cannot load TorchScript file {file}: {err}") from err
-    return module

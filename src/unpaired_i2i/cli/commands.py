@@ -1,4 +1,4 @@
-"""What the ``unpaired-i2i`` commands do (train, translate, export, download, bench).
+"""What the ``unpaired-i2i`` commands do: train, translate, export, download(-model), bench.
 
 Each command reads its parsed arguments (:func:`~unpaired_i2i.cli.parser.build_parser`) and
 returns an exit status; :func:`main` turns errors into one line on stderr: exit status 2 for
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -24,16 +23,18 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from unpaired_i2i._io import write_atomic
 from unpaired_i2i.bench import BENCH_VARIANTS
-from unpaired_i2i.cli.parser import (
-    DATA_DEFAULTS,
-    DEMO_DEFAULTS,
+from unpaired_i2i.cli._common import (
     PROG,
     CommandError,
     UsageError,
-    build_parser,
+    _checkpoint_file,
+    _device,
+    _generator,
+    _write_json,
 )
+from unpaired_i2i.cli.evaluate import run_evaluate
+from unpaired_i2i.cli.parser import DATA_DEFAULTS, DEMO_DEFAULTS, build_parser
 
 __all__ = ["main"]
 
@@ -52,28 +53,6 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     return settings
 
 
-def _device(name: str | None) -> torch.device:
-    if name is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as err:
-        raise UsageError(f"argument --device: {err}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"argument --device: {name!r} asked for, but CUDA is not available")
-    return device
-
-
-def _checkpoint_file(path_text: str, *, missing: str = "argument checkpoint: not found") -> Path:
-    """A checkpoint file or a run folder's ``checkpoints/last.pt``; ``missing`` opens the error."""
-    path = Path(path_text)
-    if path.is_dir():
-        path = path / "checkpoints" / "last.pt"
-    if not path.exists():
-        raise UsageError(f"{missing}: {path}")
-    return path
-
-
 def _resume_path(resume: str | None, out: Path) -> Path | None:
     if resume is None:
         return None
@@ -81,6 +60,37 @@ def _resume_path(resume: str | None, out: Path) -> Path | None:
         last = out / "checkpoints" / "last.pt"
         return last if last.exists() else None
     return _checkpoint_file(resume, missing="argument --resume: checkpoint not found")
+
+
+def _size_factor(preset: str) -> int:
+    """What the generator's input sides must be multiples of: 8 for ``basic``, else 4."""
+    return 8 if preset == "basic" else 4
+
+
+def _check_preprocess(s: dict[str, Any]) -> None:
+    """Refuse ``--preprocess`` / ``--load-size`` / ``--batch-size`` combinations that fail."""
+    mode, size, load = s["preprocess"], s["size"], s["load_size"]
+    if mode in ("scale_width", "none") and s["batch_size"] > 1:
+        raise UsageError(
+            f"argument --preprocess: {mode} gives each image its own size, so images cannot be "
+            f"batched; use --batch-size 1 (got {s['batch_size']}) or a mode with a crop"
+        )
+    if load is None:
+        return
+    if mode in ("crop", "none"):
+        raise UsageError(f"argument --load-size: --preprocess {mode} does not resize; leave it out")
+    if load < size:
+        raise UsageError(
+            f"argument --load-size: must be at least --size ({size}) with --preprocess {mode}; "
+            f"got {load}"
+        )
+
+
+def _input_text(s: dict[str, Any]) -> str:
+    """The training input in the start-up line: ``256x256`` or ``whole images (none)``."""
+    if s["preprocess"] in ("scale_width", "none"):
+        return f"each image at its own size ({s['preprocess']})"
+    return f"{s['size']}x{s['size']}"
 
 
 def _fixed_images(dataset: Any, count: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -112,11 +122,6 @@ def _removed_if_left_empty(folder: Path) -> Iterator[None]:
             except OSError:
                 break
         raise
-
-
-def _write_json(path: Path, data: Any) -> None:
-    text = json.dumps(data, indent=2) + "\n"
-    write_atomic(path, lambda f: f.write(text.encode()))
 
 
 def _check_images(
@@ -186,12 +191,13 @@ def _train(args: argparse.Namespace) -> int:
             raise UsageError(f"argument --data: folder not found: {root}")
         out = Path(args.out or Path("runs") / root.resolve().name)
     device = _device(args.device)
-    factor = 8 if s["preset"] == "basic" else 4
+    factor = _size_factor(s["preset"])
     if s["size"] % factor or s["size"] < 2 * factor:
         raise UsageError(
             f"argument --size: the {s['preset']!r} generator needs a multiple of {factor} "
             f"that is at least {2 * factor}; got {s['size']}"
         )
+    _check_preprocess(s)
     resume = _resume_path(args.resume, out)  # a missing checkpoint stops before any work
     # Under torchrun: join the process group before anything is written (each rank on
     # cuda:LOCAL_RANK with CUDA). From here on, rank 0 alone creates and writes files and
@@ -259,25 +265,33 @@ def _run_training(
     else:
         data_root = Path(args.data)
     skip = bool(args.skip_corrupt)
+    preprocess: dict[str, Any] = {
+        "size": s["size"],
+        "load_size": s["load_size"],
+        "preprocess": s["preprocess"],
+        "multiple": _size_factor(s["preset"]),
+    }
     # Data problems surface here, before the run folder of a --data run is created.
     train_set = UnpairedImageDataset.from_root(
-        data_root, "train", size=s["size"], skip_corrupt=skip
+        data_root, "train", flip=s["flip"], skip_corrupt=skip, **preprocess
     )
     test_set: UnpairedImageDataset | None
     try:
         test_set = UnpairedImageDataset.from_root(
-            data_root, "test", size=s["size"], skip_corrupt=skip
+            data_root, "test", skip_corrupt=skip, **preprocess
         )
     except (ValueError, FileNotFoundError):
         test_set = None
     sample_source = test_set if test_set is not None else train_set
+    if not train_set.default_transform.crops:  # sample grids stack images of one size
+        preprocess.update(preprocess="scale_width_and_crop", load_size=s["size"])
     fixed_set = UnpairedImageDataset(
         sample_source.root_x,
         sample_source.root_y,
-        size=s["size"],
         train=False,
         serial=True,
         skip_corrupt=skip,
+        **preprocess,
     )
     checked = [train_set, fixed_set] if test_set is None else [train_set, test_set, fixed_set]
     progress = not args.no_progress and sys.stderr.isatty()  # a bar only where it redraws
@@ -320,6 +334,10 @@ def _run_training(
         log_every=s["log_every"],
         amp=args.amp,
         channels_last=args.channels_last,
+        compile=args.compile,
+        compile_mode=args.compile_mode,
+        cudnn_benchmark=args.cudnn_benchmark,
+        tf32=args.tf32,
     )
     fixed_x, fixed_y = _fixed_images(fixed_set, 4)
     callbacks: list[Callback] = []
@@ -354,7 +372,7 @@ def _run_training(
         where = f"{env.world_size} processes (device {device} on rank 0)"
     say(
         f"training {s['preset']} ({n_params:,} parameters) on {len(train_set)} images/epoch, "
-        f"{s['size']}x{s['size']}, {batch}, {config.total_epochs} epochs, {where}"
+        f"{_input_text(s)}, {batch}, {config.total_epochs} epochs, {where}"
     )
     if env.is_global_zero:
         _write_json(
@@ -405,19 +423,33 @@ def _run_training(
 
 
 # ------------------------------------------------------------------------- translate/export
-def _generator(args: argparse.Namespace, device: torch.device) -> torch.nn.Module:
-    from unpaired_i2i.training import load_cyclegan
-
-    model = load_cyclegan(_checkpoint_file(args.checkpoint), use_ema=not args.no_ema)
-    generator: torch.nn.Module = model.g_xy if args.direction == "xy" else model.g_yx
-    return generator.to(device)
-
-
 def _translate(args: argparse.Namespace) -> int:
     from unpaired_i2i.inference import UnreadableImagesError, translate
+    from unpaired_i2i.tiling import plan_tiling
 
+    for flag, value in (("--overlap", args.overlap), ("--tile-stats", args.tile_stats)):
+        if value is not None and args.tile is None:
+            raise UsageError(f"argument {flag}: applies to tiled translation; add --tile PX")
     device = _device(args.device)
     generator = _generator(args, device)
+    if args.tile is not None:
+        overlap = 32 if args.overlap is None else args.overlap
+        try:
+            plan = plan_tiling(
+                generator,
+                (2 * args.tile, 2 * args.tile),
+                tile=args.tile,
+                overlap=overlap,
+                stats=args.tile_stats or "exact",
+            )
+        except ValueError as err:
+            raise UsageError(f"argument --tile: {err}") from None
+        kind = "exact" if plan.stats == "exact" else "approximate (thumbnail)"
+        _say(
+            f"tiled translation: tiles of {plan.tile} px with {plan.overlap} px of overlap; "
+            f"{kind} statistics of {plan.norm_layers} norm layers: {plan.passes} pass(es) over "
+            "the tiles of each image larger than one tile"
+        )
     out = Path(args.out)
     failures: list[tuple[Path, str]] = []
     with _removed_if_left_empty(out):
@@ -430,6 +462,11 @@ def _translate(args: argparse.Namespace) -> int:
                     size=args.size,
                     batch_size=args.batch_size,
                     device=device,
+                    tile=args.tile,
+                    overlap=args.overlap,
+                    tile_stats=args.tile_stats,
+                    amp=args.amp,
+                    channels_last=args.channels_last,
                 )
             )
         except UnreadableImagesError as err:
@@ -459,17 +496,28 @@ def _export(args: argparse.Namespace) -> int:
 def _download(args: argparse.Namespace) -> int:
     from unpaired_i2i.data import download_dataset
 
-    path = download_dataset(args.name, args.root, url=args.url)
+    path = download_dataset(
+        args.name, args.root, url=args.url, sha256=args.sha256, verify=not args.no_verify
+    )
     _say(f"dataset ready: {path}")
     return 0
 
 
-def _bench(args: argparse.Namespace) -> int:
-    from unpaired_i2i.bench import format_result, run_benchmarks
+def _download_model(args: argparse.Namespace) -> int:
+    from unpaired_i2i.data import download_model
 
+    path = download_model(args.name, args.root, url=args.url, sha256=args.sha256)
+    _say(f"model ready: {path}")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from unpaired_i2i.bench import BenchKind, format_result, run_benchmarks
+
+    kind: BenchKind = "inference" if args.inference else "train"
     results = run_benchmarks(
         [BENCH_VARIANTS[v] for v in args.variants],
-        output=args.json,
+        kind=kind,
         preset=args.preset,
         size=args.size,
         batch_size=args.batch_size,
@@ -477,14 +525,21 @@ def _bench(args: argparse.Namespace) -> int:
         base_channels=args.base_channels,
         steps=args.steps,
         warmup=args.warmup,
+        repeats=args.repeats,
         device=_device(args.device),
+        output=args.json,
+        markdown=args.markdown,
     )
     machine = results[0]["machine"]
-    _say(f"{args.preset} {args.size}x{args.size}, batch {args.batch_size}, on {machine['device']}")
+    flags = ", ".join(machine["cpu_flags"]) or "no AVX2"
+    cpu = f"{machine['cpu_model']}, {flags}, {machine['torch_threads']} threads"
+    where = machine.get("device_name") or f"{machine['device']} ({cpu})"
+    _say(f"{kind}: {args.preset} {args.size}x{args.size}, batch {args.batch_size}, on {where}")
     for result in results:
         _say(format_result(result))
-    if args.json:
-        _say(f"wrote {args.json}")
+    for path in (args.json, args.markdown):
+        if path:
+            _say(f"wrote {path}")
     return 0
 
 
@@ -493,7 +548,9 @@ _COMMANDS = {
     "translate": _translate,
     "export": _export,
     "download": _download,
+    "download-model": _download_model,
     "bench": _bench,
+    "evaluate": run_evaluate,
 }
 
 

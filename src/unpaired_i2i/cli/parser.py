@@ -9,17 +9,31 @@ line on stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
-import textwrap
-from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Any
 
 from unpaired_i2i.bench import BENCH_VARIANTS
+from unpaired_i2i.cli._common import (
+    _CHECKPOINT_HELP,
+    _DEVICE_HELP,
+    _DIRECTION_HELP,
+    _GEN_BLOCKS_HELP,
+    _NO_EMA_HELP,
+    _PRESET_HELP,
+    PROG,
+    CommandError,
+    UsageError,
+    _HelpFormatter,
+    _non_negative_float,
+    _non_negative_int,
+    _Parser,
+    _positive_float,
+    _positive_int,
+    _subparser,
+    _unit_float,
+)
 
 __all__ = ["DATA_DEFAULTS", "DEMO_DEFAULTS", "PROG", "CommandError", "UsageError", "build_parser"]
 
-PROG = "unpaired-i2i"
-
-_N = TypeVar("_N", int, float)
 
 #: Settings of ``train --demo`` (each can still be overridden on the command line). Chosen so
 #: the run takes about four minutes on two CPU cores (2,400 steps) and its samples visibly turn
@@ -44,6 +58,9 @@ DEMO_DEFAULTS: dict[str, Any] = {
     "n_train": 200,
     "n_test": 16,
     "ema": 0.999,
+    "load_size": None,
+    "preprocess": "resize_and_crop",
+    "flip": True,
 }
 
 #: Defaults of ``train --data`` (the reference's, at 256x256 with 9 blocks).
@@ -66,65 +83,10 @@ DATA_DEFAULTS: dict[str, Any] = {
     "n_train": None,
     "n_test": None,
     "ema": 0.0,
+    "load_size": None,
+    "preprocess": "resize_and_crop",
+    "flip": True,
 }
-
-
-class UsageError(Exception):
-    """A bad command-line argument: reported as one line, exit status 2."""
-
-
-class CommandError(Exception):
-    """A command failed for a reason its message explains: exit status 1, no traceback."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see '{self.prog} --help')")
-
-
-class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Keeps descriptions and example epilogs as written; appends ``(default: ...)`` to options.
-
-    The default is appended unless the help already names it, or the option is a flag, is
-    required, or defaults to ``None`` (those helps say in words what happens without them).
-    """
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        text = action.help or ""
-        if (
-            "default" in text
-            or not action.option_strings
-            or action.required
-            or action.default is None
-            or action.default is False
-            or action.default == argparse.SUPPRESS
-        ):
-            return text
-        return f"{text} (default: %(default)s)"
-
-
-def _number_parser(
-    convert: Callable[[str], _N], ok: Callable[[_N], bool], expected: str
-) -> Callable[[str], _N]:
-    """An argparse ``type`` that converts with ``convert`` and accepts values where ``ok``."""
-
-    def parse(text: str) -> _N:
-        try:
-            value = convert(text)
-        except ValueError:
-            value = None
-        if value is None or not ok(value):
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
-        return value
-
-    return parse
-
-
-_positive_int = _number_parser(int, lambda v: v >= 1, "a positive integer")
-_non_negative_int = _number_parser(int, lambda v: v >= 0, "an integer >= 0")
-_positive_float = _number_parser(float, lambda v: v > 0, "a number > 0")
-_non_negative_float = _number_parser(float, lambda v: v >= 0, "a number >= 0")
-_unit_float = _number_parser(float, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
 
 
 def _text(value: object) -> str:
@@ -141,16 +103,6 @@ def _by_source(key: str, *, demo: str | None = None, data: str | None = None) ->
         return f"(default: {on_demo})"
     return f"(default: {on_demo} with --demo, {on_data} with --data)"
 
-
-_WIDTH = 92  # the example epilogs are written for this width
-
-_DIRECTION_HELP = (
-    "xy: X to Y, the first domain to the second (trainA to trainB: summer to winter for the "
-    "demo and summer2winter_yosemite); yx: Y to X, the reverse"
-)
-_CHECKPOINT_HELP = "training checkpoint (.pt), or a run folder (its checkpoints/last.pt)"
-_DEVICE_HELP = "cpu, cuda, cuda:1, ... (default: cuda if available, else cpu)"
-_NO_EMA_HELP = "use the trained generator weights, not their EMA average (when the run kept one)"
 
 _TRAIN_EPILOG = f"""\
 The defaults depend on the data:
@@ -172,6 +124,7 @@ examples:
   {PROG} train --demo --resume auto              # continue an interrupted run
   {PROG} train --data datasets/summer2winter_yosemite --out runs/yosemite
   {PROG} train --data photos/ --size 128 --n-blocks 6 --device cuda --amp bf16
+  {PROG} train --data photos/ --preprocess scale_width_and_crop --load-size 512 --crop-size 256
   torchrun --nproc_per_node=2 -m unpaired_i2i train --data datasets/summer2winter_yosemite
 """
 
@@ -182,6 +135,7 @@ and the exit status is then 1.
 examples:
   {PROG} translate runs/demo my_photos/ --out winter/
   {PROG} translate runs/yosemite/checkpoints/last.pt a.jpg b.jpg --out out/ --direction yx
+  {PROG} translate runs/yosemite IMG_4000x3000.jpg --out out/ --tile 512   # bounded memory
 """
 
 _EXPORT_EPILOG = f"""\
@@ -191,38 +145,44 @@ examples:
 """
 
 _DOWNLOAD_EPILOG = f"""\
+The archive's SHA-256 is checked where a digest is recorded (apple2orange, cezanne2photo,
+facades, horse2zebra, iphone2dslr_flower, maps, monet2photo, summer2winter_yosemite,
+ukiyoe2photo, vangogh2photo), from the default server or a mirror alike.
+
 examples:
   {PROG} download summer2winter_yosemite --root datasets
   {PROG} download horse2zebra --url file:///mnt/mirror/horse2zebra.zip
 """
 
+_DOWNLOAD_MODEL_EPILOG = f"""\
+The file is checked for its size and for loading as a state dict of tensors (nothing in it
+runs); no digests are published for these files, so pass --sha256 to pin one.
+
+examples:
+  {PROG} download-model summer2winter_yosemite
+  {PROG} translate ~/.cache/unpaired-i2i/models/summer2winter_yosemite.pth photo.jpg --out out/
+  {PROG} download-model horse2zebra --url https://mirror.example/horse2zebra.pth --root models
+"""
+
 _BENCH_EPILOG = f"""\
-Each variant is timed in this process after warm-up steps, and reported as a ratio against the
-plain eager float32 step, with the machine it ran on.
+Every variant is built in this process, warmed up (the warm-up time, compilation included, is
+reported), then timed in alternation with the others, and reported with its spread, peak
+memory and its ratio against plain-eager-fp32: the reference's step written the plain way.
 
 examples:
   {PROG} bench
-  {PROG} bench --size 256 --n-blocks 9 --variants eager-fp32 bf16 --json bench.json
+  {PROG} bench --variants eager-fp32 compile+channels_last --steps 3
+  {PROG} bench --size 256 --n-blocks 9 --variants bf16 bf16+compile --json bench.json
+  {PROG} bench --inference --size 1024 --variants bf16+channels_last
 """
-
-
-def _subparser(
-    sub: Any, name: str, summary: str, description: str, epilog: str
-) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = sub.add_parser(
-        name,
-        help=summary,
-        description=textwrap.fill(description, width=_WIDTH),
-        epilog=epilog,
-        formatter_class=_HelpFormatter,
-    )
-    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``unpaired-i2i`` argument parser (one subcommand per job)."""
     from unpaired_i2i import __version__
-    from unpaired_i2i.data.download import DATASET_NAMES
+    from unpaired_i2i.data.download import DATASET_NAMES, MODEL_NAMES
+    from unpaired_i2i.data.transforms import PREPROCESS_MODES
+    from unpaired_i2i.models.generators import GENERATOR_PRESETS
 
     parser = _Parser(
         prog=PROG,
@@ -275,7 +235,36 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--size",
         type=_positive_int,
-        help="training crop side in pixels, a multiple of 4 (8 for basic) " + _by_source("size"),
+        help="training crop side in pixels, a multiple of 4 (8 for basic); smaller images are "
+        "first scaled up to this shorter side " + _by_source("size"),
+    )
+    train.add_argument(
+        "--crop-size",
+        dest="size",
+        type=_positive_int,
+        help="the same as --size, by the reference's name (default: as --size)",
+    )
+    train.add_argument(
+        "--load-size",
+        type=_positive_int,
+        help="side (resize_and_crop) or width (scale_width*) images are resized to before the "
+        "crop, at least --size (default: --size x 286 / 256, 286 for 256)",
+    )
+    train.add_argument(
+        "--preprocess",
+        choices=PREPROCESS_MODES,
+        help="resize_and_crop: to --load-size square, then crop; scale_width_and_crop: width "
+        "to --load-size keeping the aspect ratio, then crop; crop: crop at the original "
+        "resolution; scale_width, none: no crop, each image its own size (batch 1). Images "
+        "smaller than --size are scaled up, keeping the aspect ratio "
+        "(default: resize_and_crop)",
+    )
+    train.add_argument(
+        "--no-flip",
+        dest="flip",
+        action="store_false",
+        default=None,
+        help="no random horizontal flips of the training images (default: flips on)",
     )
     train.add_argument(
         "--batch-size",
@@ -374,14 +363,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--amp",
-        choices=("off", "bf16", "fp16"),
+        choices=("off", "bf16", "fp16", "auto"),
         default="off",
-        help="mixed precision: off, bf16 (CUDA or CPU) or fp16 (CUDA)",
+        help="mixed precision: off, bf16 (CUDA or CPU), fp16 (CUDA), or auto: bf16 where it is "
+        "faster (CUDA with bf16, CPUs with AMX), else off",
     )
     train.add_argument(
         "--channels-last",
         action="store_true",
         help="use the channels-last memory format (faster convolutions on recent GPUs)",
+    )
+    train.add_argument(
+        "--compile",
+        action="store_true",
+        help="compile the four networks with torch.compile (the first steps take minutes)",
+    )
+    train.add_argument(
+        "--compile-mode",
+        choices=("default", "reduce-overhead", "max-autotune"),
+        default="default",
+        help="torch.compile mode with --compile: reduce-overhead uses CUDA graphs (small "
+        "batches on a GPU)",
+    )
+    train.add_argument(
+        "--cudnn-benchmark",
+        action="store_true",
+        help="CUDA: let cuDNN pick the fastest convolution algorithms for the input size",
+    )
+    train.add_argument(
+        "--tf32",
+        action="store_true",
+        help="CUDA: let float32 matrix products and convolutions use TF32 tensor cores",
     )
     train.add_argument(
         "--n-train",
@@ -432,8 +444,47 @@ def build_parser() -> argparse.ArgumentParser:
         "each image's size)",
     )
     tr.add_argument("--no-ema", action="store_true", help=_NO_EMA_HELP)
+    tr.add_argument("--preset", choices=tuple(GENERATOR_PRESETS), help=_PRESET_HELP)
+    tr.add_argument("--n-blocks", type=_non_negative_int, help=_GEN_BLOCKS_HELP)
     tr.add_argument("--device", help=_DEVICE_HELP)
-    tr.add_argument("--batch-size", type=_positive_int, default=8, help="images per generator call")
+    tr.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        help="images per generator call (default: 8, or 1 with --tile)",
+    )
+    tr.add_argument(
+        "--tile",
+        type=_positive_int,
+        metavar="PX",
+        help="translate each image in tiles of at most PX x PX pixels (plus --overlap around "
+        "each): memory set by the tile, not the image, and the result that of the whole image "
+        "(exact InstanceNorm statistics, one pass over the tiles per norm layer); default: "
+        "each image whole",
+    )
+    tr.add_argument(
+        "--overlap",
+        type=_non_negative_int,
+        metavar="PX",
+        help="pixels of context around each tile (default: 32; only with --tile)",
+    )
+    tr.add_argument(
+        "--tile-stats",
+        choices=("exact", "thumbnail"),
+        help="norm statistics of tiled translation: exact (whole image) or thumbnail (a faster "
+        "approximation from the image shrunk to one tile) (default: exact; only with --tile)",
+    )
+    tr.add_argument(
+        "--amp",
+        choices=("off", "bf16", "fp16"),
+        default="off",
+        help="mixed precision: off, bf16 or fp16 autocast (fast on GPUs; slow on CPUs without "
+        "native bf16/fp16)",
+    )
+    tr.add_argument(
+        "--channels-last",
+        action="store_true",
+        help="use the channels-last memory format (faster convolutions on recent GPUs)",
+    )
 
     ex = _subparser(
         sub,
@@ -464,6 +515,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="side of the example input the export runs on; the result accepts other sizes",
     )
     ex.add_argument("--no-ema", action="store_true", help=_NO_EMA_HELP)
+    ex.add_argument("--preset", choices=tuple(GENERATOR_PRESETS), help=_PRESET_HELP)
+    ex.add_argument("--n-blocks", type=_non_negative_int, help=_GEN_BLOCKS_HELP)
 
     dl = _subparser(
         sub,
@@ -482,14 +535,51 @@ def build_parser() -> argparse.ArgumentParser:
         help="zip to fetch instead, e.g. a mirror or a file:// copy (default: the reference "
         "implementation's server)",
     )
+    dl.add_argument(
+        "--sha256",
+        metavar="HEX",
+        help="expected SHA-256 of the archive (default: the digest recorded for NAME, if any)",
+    )
+    dl.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="accept an archive that differs from the recorded digest",
+    )
+
+    dm = _subparser(
+        sub,
+        "download-model",
+        "download a published pretrained generator",
+        "Download one of the pretrained CycleGAN generators published with the reference "
+        "implementation to ROOT/NAME.pth, ready for translate and export.",
+        _DOWNLOAD_MODEL_EPILOG,
+    )
+    dm.add_argument("name", help="model name, one of: " + ", ".join(MODEL_NAMES))
+    dm.add_argument(
+        "--root",
+        metavar="DIR",
+        help="folder the file is saved in (default: $UNPAIRED_I2I_CACHE/models, else "
+        "~/.cache/unpaired-i2i/models)",
+    )
+    dm.add_argument(
+        "--url",
+        help="file to fetch instead, e.g. a mirror or a file:// copy (default: the reference "
+        "implementation's server)",
+    )
+    dm.add_argument("--sha256", metavar="HEX", help="expected SHA-256 of the file (checked)")
 
     bench = _subparser(
         sub,
         "bench",
-        "time the training step (eager fp32 vs fast paths)",
-        "Time the full CycleGAN training step (both generators and discriminators) for each "
-        "variant.",
+        "time the training step or inference (plain eager fp32 vs fast paths)",
+        "Time the full CycleGAN training step (both generators and discriminators), or the "
+        "generator's inference, for each variant, against the plain eager float32 loop.",
         _BENCH_EPILOG,
+    )
+    bench.add_argument(
+        "--inference",
+        action="store_true",
+        help="time g_xy's forward pass in eval mode instead of the training step",
     )
     bench.add_argument(
         "--preset", choices=("cyclegan", "basic"), default="cyclegan", help="network layout"
@@ -504,9 +594,20 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         help="generator width (default: 64)",
     )
-    bench.add_argument("--steps", type=_positive_int, default=10, help="timed steps per variant")
     bench.add_argument(
-        "--warmup", type=_non_negative_int, default=3, help="untimed steps before timing"
+        "--steps", type=_positive_int, default=5, help="timed steps per variant and round"
+    )
+    bench.add_argument(
+        "--warmup",
+        type=_non_negative_int,
+        default=3,
+        help="untimed steps per variant before timing (compilation happens here)",
+    )
+    bench.add_argument(
+        "--repeats",
+        type=_positive_int,
+        default=3,
+        help="rounds; each round times every variant in turn",
     )
     bench.add_argument("--device", help=_DEVICE_HELP)
     bench.add_argument(
@@ -515,10 +616,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=["eager-fp32"],
         choices=tuple(BENCH_VARIANTS),
         metavar="VARIANT",
-        help="what to time, one or more of: " + ", ".join(BENCH_VARIANTS) + " (default: "
-        "eager-fp32)",
+        help="what to time besides plain-eager-fp32 (always timed), one or more of: "
+        + ", ".join(BENCH_VARIANTS)
+        + " (default: eager-fp32)",
     )
     bench.add_argument(
-        "--json", metavar="PATH", help="also write the results as JSON (default: print only)"
+        "--json", metavar="PATH", help="also write the report as JSON (default: print only)"
     )
+    bench.add_argument(
+        "--markdown",
+        metavar="PATH",
+        help="also write the report as a Markdown table (default: print only)",
+    )
+    from unpaired_i2i.cli.evaluate import add_evaluate_parser
+
+    add_evaluate_parser(sub)
     return parser

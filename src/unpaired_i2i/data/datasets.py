@@ -26,7 +26,7 @@ from typing_extensions import Self
 
 from unpaired_i2i._checks import check_int
 from unpaired_i2i._io import StrPath
-from unpaired_i2i.data.transforms import CycleGANTransform, to_rgb
+from unpaired_i2i.data.transforms import CycleGANTransform, PreprocessName, to_rgb
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -69,7 +69,11 @@ class CorruptImageWarning(UserWarning):
     """Warned once per file when :class:`UnpairedImageDataset` skips a corrupt image."""
 
 
-def load_image(path: StrPath) -> Image.Image:
+#: EXIF orientations that swap width and height (transpose, rotate 90/270, transverse).
+_SWAPPING_ORIENTATIONS = frozenset({5, 6, 7, 8})
+
+
+def load_image(path: StrPath, *, min_size: tuple[int, int] | None = None) -> Image.Image:
     """Read an image file fully into memory as 8-bit RGB.
 
     EXIF orientation is applied, then the mode is normalised by
@@ -78,6 +82,10 @@ def load_image(path: StrPath) -> Image.Image:
 
     Args:
         path: The image file.
+        min_size: ``(width, height)`` the result must keep at least (after EXIF orientation):
+            a JPEG larger than twice that is decoded at a reduced scale (1/2, 1/4 or 1/8,
+            libjpeg's DCT scaling, several times faster for large photos). Other formats,
+            and ``None``, decode at full size.
 
     Returns:
         A loaded image in mode ``RGB``.
@@ -101,6 +109,11 @@ def load_image(path: StrPath) -> Image.Image:
         raise FileNotFoundError(f"image file not found: {file}")
     try:
         with Image.open(file) as opened:
+            if min_size is not None and opened.format == "JPEG":
+                width, height = min_size
+                if opened.getexif().get(0x0112) in _SWAPPING_ORIENTATIONS:
+                    width, height = height, width
+                opened.draft(None, (width, height))
             opened.load()
             oriented = ImageOps.exif_transpose(opened)
             return to_rgb(oriented if oriented is not None else opened)
@@ -267,8 +280,16 @@ class UnpairedImageDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     the same sorted file names is served as true pairs. The length is the larger folder's.
 
     Images are read lazily in :meth:`__getitem__` with :func:`load_image` (any mode becomes RGB,
-    alpha composited onto white, 16-bit data scaled to 8-bit) and transformed by a
-    :class:`~unpaired_i2i.data.transforms.CycleGANTransform` unless ``transform`` is given.
+    alpha composited onto white, 16-bit data scaled to 8-bit; a JPEG at least twice as large as
+    the resize needs is decoded at a reduced scale, see
+    :attr:`CycleGANTransform.min_input_size
+    <unpaired_i2i.data.transforms.CycleGANTransform.min_input_size>`) and transformed by a
+    :class:`~unpaired_i2i.data.transforms.CycleGANTransform` built from ``size``, ``load_size``,
+    ``preprocess``, ``flip`` and ``multiple`` unless ``transform`` is given. The preprocessing
+    modes are the reference's (``resize_and_crop``: 286 then a 256 crop by default;
+    ``scale_width_and_crop``; ``crop`` from the original resolution; ``scale_width``;
+    ``none``), and an image smaller than the crop is scaled up, keeping its aspect ratio,
+    until its shorter side is ``size``: see the transform for the rules.
 
     Randomness and determinism:
 
@@ -288,9 +309,15 @@ class UnpairedImageDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     Args:
         root_x: Folder of domain ``X`` images (searched recursively).
         root_y: Folder of domain ``Y`` images (searched recursively).
-        size: Side of the square output crop in pixels.
-        load_size: Side images are resized to before cropping; defaults to ``size * 286 / 256``
-            rounded (286 for 256), see :func:`~unpaired_i2i.data.transforms.default_load_size`.
+        size: Side of the square output crop in pixels (the reference's ``crop_size``).
+        load_size: Side (``resize_and_crop``) or width (``scale_width*``) images are resized to
+            before cropping; defaults to ``size * 286 / 256`` rounded (286 for 256), see
+            :func:`~unpaired_i2i.data.transforms.default_load_size`.
+        preprocess: One of :data:`~unpaired_i2i.data.transforms.PREPROCESS_MODES`. The modes
+            without a crop (``scale_width``, ``none``) give each image its own size: use
+            ``batch_size=1``.
+        flip: Random horizontal flips when training (the reference's ``--no_flip`` is
+            ``flip=False``).
         train: Random crop, flip and ``y`` partner when ``True``; resize, center crop and ``y`` by
             index when ``False``.
         seed: Makes items a deterministic function of ``(seed, epoch, index)``; see above.
@@ -299,6 +326,8 @@ class UnpairedImageDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             :class:`CorruptImageWarning` and use the next readable image of the same folder.
         transform: Replaces the default transform; called on each RGB PIL image, must return a
             tensor.
+        multiple: In the modes without a crop, output sides are rounded to a multiple of this
+            (the generator's downsampling factor: 4 for ``cyclegan``, 8 for ``basic``).
 
     Attributes:
         paths_x: Sorted image paths of domain ``X``.
@@ -311,7 +340,8 @@ class UnpairedImageDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         ValueError: A folder holds no image files ("empty"), or an option is invalid.
 
     Shape:
-        - Item: ``(x, y)``, each ``(3, size, size)`` float32 with values in ``[-1, 1]``.
+        - Item: ``(x, y)``, each ``(3, size, size)`` float32 with values in ``[-1, 1]``
+          (``(3, H, W)``, per image, with ``preprocess="scale_width"`` or ``"none"``).
 
     Example:
         >>> import tempfile, pathlib
@@ -334,11 +364,14 @@ class UnpairedImageDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         *,
         size: int = 256,
         load_size: int | None = None,
+        preprocess: PreprocessName = "resize_and_crop",
+        flip: bool = True,
         train: bool = True,
         seed: int | None = None,
         serial: bool = False,
         skip_corrupt: bool = False,
         transform: Callable[[Image.Image], torch.Tensor] | None = None,
+        multiple: int = 4,
     ) -> None:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ValueError(
@@ -354,9 +387,18 @@ class UnpairedImageDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         self.paths_x: list[Path] = list_images(self.root_x, argument="root_x")
         self.paths_y: list[Path] = list_images(self.root_y, argument="root_y")
         self.domains: tuple[str, str] = (self.root_x.name, self.root_y.name)
-        self.default_transform = CycleGANTransform(size, load_size=load_size, train=train)
+        self.default_transform = CycleGANTransform(
+            size,
+            load_size=load_size,
+            preprocess=preprocess,
+            flip=flip,
+            train=train,
+            multiple=multiple,
+        )
         self.size = size
         self.load_size = self.default_transform.load_size
+        self.preprocess: PreprocessName = preprocess
+        self.flip = self.default_transform.flip
         self.train = bool(train)
         self.seed = seed
         self.serial = bool(serial)
@@ -364,6 +406,8 @@ class UnpairedImageDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         self.transform = transform
         self.epoch = 0
         self._skipped: set[Path] = set()
+        # JPEGs are decoded no larger than the default transform needs (a custom one: in full).
+        self._min_size = None if transform is not None else self.default_transform.min_input_size
 
     @classmethod
     def from_root(
@@ -373,11 +417,14 @@ class UnpairedImageDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         *,
         size: int = 256,
         load_size: int | None = None,
+        preprocess: PreprocessName = "resize_and_crop",
+        flip: bool = True,
         train: bool | None = None,
         seed: int | None = None,
         serial: bool = False,
         skip_corrupt: bool = False,
         transform: Callable[[Image.Image], torch.Tensor] | None = None,
+        multiple: int = 4,
     ) -> Self:
         """Build a dataset from a dataset root in one of the supported layouts.
 
@@ -399,11 +446,14 @@ class UnpairedImageDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             split: Split name, e.g. ``"train"`` or ``"test"``.
             size: As in the constructor.
             load_size: As in the constructor.
+            preprocess: As in the constructor.
+            flip: As in the constructor.
             train: As in the constructor; ``None`` picks the split's default (see above).
             seed: As in the constructor.
             serial: As in the constructor.
             skip_corrupt: As in the constructor.
             transform: As in the constructor.
+            multiple: As in the constructor.
 
         Returns:
             The dataset; its ``domains`` attribute names the two folders used.
@@ -458,11 +508,14 @@ class UnpairedImageDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             pair[1],
             size=size,
             load_size=load_size,
+            preprocess=preprocess,
+            flip=flip,
             train=(split == "train") if train is None else train,
             seed=seed,
             serial=serial,
             skip_corrupt=skip_corrupt,
             transform=transform,
+            multiple=multiple,
         )
 
     def set_epoch(self, epoch: int) -> None:
@@ -493,7 +546,7 @@ class UnpairedImageDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             if path in self._skipped:
                 continue
             try:
-                return load_image(path)
+                return load_image(path, min_size=self._min_size)
             except CorruptImageError as err:
                 if not self.skip_corrupt:
                     raise
@@ -551,7 +604,12 @@ class UnpairedImageDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         return self._apply(x_image, generator, x_seed), self._apply(y_image, generator, y_seed)
 
     def __repr__(self) -> str:
-        options = [f"size={self.size}", f"load_size={self.load_size}", f"train={self.train}"]
+        options = [f"size={self.size}", f"load_size={self.load_size}"]
+        if self.preprocess != "resize_and_crop":
+            options.append(f"preprocess={self.preprocess!r}")
+        if not self.flip:
+            options.append("flip=False")
+        options.append(f"train={self.train}")
         if self.seed is not None:
             options.append(f"seed={self.seed}")
         if self.serial:

@@ -97,7 +97,10 @@ def ssim(
     The standard formulation: local means, variances and covariance from an ``11 x 11`` Gaussian
     window with ``sigma = 1.5`` applied per channel without padding (only windows that fit in the
     image), ``C1 = (k1 * data_range)**2``, ``C2 = (k2 * data_range)**2``; the SSIM map is averaged
-    over positions and channels. Computed in float64; exactly 1 for identical images.
+    over positions and channels. Computed in float64; exactly 1 for identical images. The test
+    suite checks it against torchmetrics' ``structural_similarity_index_measure`` (extra
+    ``metrics``): equal to ``1e-5`` on these windows (torchmetrics also averages windows over a
+    reflection-padded border, so its mean differs slightly near small images' edges).
 
     Args:
         pred: Predicted images with values in ``[0, data_range]``.

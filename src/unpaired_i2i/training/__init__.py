@@ -10,6 +10,7 @@ step users override), ``run_state`` (checkpoint dicts, RNG and data position), `
 from unpaired_i2i.training.callbacks import (
     EMA,
     Callback,
+    FIDCallback,
     LossPlot,
     MetricsFormat,
     MetricsLogger,
@@ -32,6 +33,7 @@ from unpaired_i2i.training.finite import NonFiniteLossError
 from unpaired_i2i.training.objective import LOSS_KEYS
 from unpaired_i2i.training.pool import ImagePool
 from unpaired_i2i.training.schedules import linear_decay_factor, linear_decay_lambda
+from unpaired_i2i.training.speed import batch_independent, resolve_amp
 from unpaired_i2i.training.trainer import CycleTrainer
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
     "Callback",
     "CheckpointError",
     "CycleTrainer",
+    "FIDCallback",
     "ImagePool",
     "LossPlot",
     "MetricsFormat",
@@ -53,10 +56,12 @@ __all__ = [
     "TensorBoardLogger",
     "TrainConfig",
     "TrainerState",
+    "batch_independent",
     "linear_decay_factor",
     "linear_decay_lambda",
     "load_checkpoint_file",
     "load_cyclegan",
+    "resolve_amp",
     "save_checkpoint_file",
     "translation_grid",
 ]

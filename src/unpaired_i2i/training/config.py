@@ -17,11 +17,25 @@ from unpaired_i2i.losses import GAN_MODES, GANMode
 from unpaired_i2i.training.callbacks.base import Callback
 from unpaired_i2i.training.callbacks.checkpoint import ModelCheckpoint
 
-__all__ = ["AMP_MODES", "AmpMode", "TrainConfig", "TrainerState", "default_callbacks"]
+__all__ = [
+    "AMP_MODES",
+    "COMPILE_MODES",
+    "AmpMode",
+    "CompileMode",
+    "TrainConfig",
+    "TrainerState",
+    "default_callbacks",
+]
 
-AmpMode: TypeAlias = Literal["off", "bf16", "fp16"]
-"""Mixed precision of the training step: none, bfloat16 autocast, float16 autocast + scaler."""
-AMP_MODES: tuple[AmpMode, ...] = ("off", "bf16", "fp16")
+AmpMode: TypeAlias = Literal["off", "bf16", "fp16", "auto"]
+"""Mixed precision of the training step: none, bfloat16 autocast, float16 autocast + scaler,
+or ``"auto"``: bfloat16 where it is faster than float32 (CUDA with bf16, CPUs with AMX), else
+none (see :func:`~unpaired_i2i.training.speed.resolve_amp`)."""
+AMP_MODES: tuple[AmpMode, ...] = ("off", "bf16", "fp16", "auto")
+
+CompileMode: TypeAlias = Literal["default", "reduce-overhead", "max-autotune"]
+"""``torch.compile`` mode: inductor's default, CUDA graphs, or autotuned kernels (+ graphs)."""
+COMPILE_MODES: tuple[CompileMode, ...] = ("default", "reduce-overhead", "max-autotune")
 
 
 @dataclass(kw_only=True)
@@ -52,9 +66,26 @@ class TrainConfig:
             every epoch end (and every ``checkpoint_every`` steps).
         checkpoint_every: Steps between checkpoints; 0 saves only at epoch ends.
         keep_last: Numbered checkpoints kept in ``checkpoint_dir`` (``last.pt`` always is).
-        amp: ``"off"``, ``"bf16"`` (autocast to bfloat16) or ``"fp16"`` (autocast to float16
-            with a :class:`torch.amp.GradScaler`, whose state is checkpointed).
+        amp: ``"off"``, ``"bf16"`` (autocast to bfloat16), ``"fp16"`` (autocast to float16
+            with a :class:`torch.amp.GradScaler`, whose state is checkpointed) or ``"auto"``
+            (bf16 on CUDA devices that support it and on CPUs with AMX, where it is faster;
+            float32 elsewhere, e.g. on AVX-512 or AVX2 CPUs without AMX, where bf16 is
+            slower). The trainer's ``amp`` attribute holds the decision.
         channels_last: Keep the model and the inputs in ``channels_last`` memory format.
+        compile: Compile each of the four networks with :func:`torch.compile` (separately:
+            the step toggles ``requires_grad`` and runs two backward passes, which a
+            compiled whole step would break at). The first steps are slower (compilation);
+            later steps never recompile. Checkpoints and exact resume are unaffected.
+        compile_mode: ``"default"``, ``"reduce-overhead"`` (CUDA graphs: least launch
+            overhead, for small batches on a GPU; more memory) or ``"max-autotune"``.
+        compile_backend: ``torch.compile`` backend: ``"inductor"`` (generated kernels) or a
+            debugging backend such as ``"aot_eager"`` (``compile_mode`` applies to inductor
+            only).
+        cudnn_benchmark: On CUDA, let cuDNN time its convolution algorithms per input shape
+            and keep the fastest (``torch.backends.cudnn.benchmark``; a process-wide setting;
+            results may then vary in the last bits between runs).
+        tf32: On CUDA, let float32 matrix multiplications and convolutions use TF32 tensor
+            cores (process-wide; about 10 mantissa bits inside the products).
         use_distributed_sampler: Under ``torchrun``, rebuild a ``DataLoader`` given to ``fit``
             whose sampler is not a :class:`~torch.utils.data.DistributedSampler` with one
             (same dataset and options; shuffled if it was), so each rank trains on its own
@@ -88,6 +119,11 @@ class TrainConfig:
     channels_last: bool = False
     use_distributed_sampler: bool = True
     sync_batchnorm: bool = False
+    compile: bool = False
+    compile_mode: CompileMode = "default"
+    compile_backend: str = "inductor"
+    cudnn_benchmark: bool = False
+    tf32: bool = False
 
     def __post_init__(self) -> None:
         f = "TrainConfig."
@@ -122,6 +158,16 @@ class TrainConfig:
         check_bool(f + "channels_last", self.channels_last)
         check_bool(f + "use_distributed_sampler", self.use_distributed_sampler)
         check_bool(f + "sync_batchnorm", self.sync_batchnorm)
+        check_bool(f + "compile", self.compile)
+        check_choice(f + "compile_mode", self.compile_mode, COMPILE_MODES)
+        backend: Any = self.compile_backend
+        if not isinstance(backend, str) or not backend:
+            raise ValueError(
+                f"{f}compile_backend must be a torch.compile backend name (str), e.g. "
+                f"'inductor' or 'aot_eager'; got {backend!r}"
+            )
+        check_bool(f + "cudnn_benchmark", self.cudnn_benchmark)
+        check_bool(f + "tf32", self.tf32)
 
     @property
     def identity_weight(self) -> float:

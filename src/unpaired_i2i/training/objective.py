@@ -22,6 +22,7 @@ from unpaired_i2i.losses import cycle_consistency_loss, gan_loss, identity_loss
 from unpaired_i2i.models.cyclegan import CycleGAN
 from unpaired_i2i.training.config import TrainConfig
 from unpaired_i2i.training.pool import ImagePool
+from unpaired_i2i.training.speed import ResolvedAmp
 
 __all__ = ["LOSS_KEYS", "CycleObjective", "Networks"]
 
@@ -45,15 +46,20 @@ class Networks:
 
     In one process these are the :class:`~unpaired_i2i.CycleGAN`'s own modules; under
     ``torchrun`` each is wrapped in :class:`~torch.nn.parallel.DistributedDataParallel`, so
-    gradients are averaged across ranks. Overrides of the objective call networks that are
-    being trained through these (e.g. ``self.networks.g_xy(x)``); ``self.model`` holds the
-    plain modules (for frozen calls, evaluation and checkpoints).
+    gradients are averaged across ranks; with ``TrainConfig.compile`` each is compiled.
+    Overrides of the objective call networks that are being trained through these (e.g.
+    ``self.networks.g_xy(x)``), and the discriminators that score the generators' outputs
+    while frozen through ``frozen_d_x`` / ``frozen_d_y`` (never DDP-wrapped: a frozen network
+    has no gradients to average). ``self.model`` holds the plain modules (for evaluation and
+    checkpoints).
     """
 
     g_xy: nn.Module
     g_yx: nn.Module
     d_x: nn.Module
     d_y: nn.Module
+    frozen_d_x: nn.Module
+    frozen_d_y: nn.Module
 
 
 class CycleObjective:
@@ -83,19 +89,32 @@ class CycleObjective:
     pool_x: ImagePool
     pool_y: ImagePool
     scaler: torch.amp.GradScaler | None
+    amp: ResolvedAmp
     _d_params: list[nn.Parameter]
+    _batch_generators: bool
+    _batch_discriminators: bool
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
-        if self.config.amp == "off":
+        if self.amp == "off":
             return contextlib.nullcontext()
-        dtype = torch.bfloat16 if self.config.amp == "bf16" else torch.float16
+        dtype = torch.bfloat16 if self.amp == "bf16" else torch.float16
         return torch.autocast(device_type=self.device.type, dtype=dtype)
+
+    def _memory_format(self) -> torch.memory_format:
+        return torch.channels_last if self.config.channels_last else torch.contiguous_format
 
     def _to_device(self, name: str, x: object) -> torch.Tensor:
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"{name} must be a torch.Tensor; got {type(x).__name__}")
-        fmt = torch.channels_last if self.config.channels_last else torch.preserve_format
-        return x.to(self.device, non_blocking=True, memory_format=fmt)
+        # One memory format for every input (a copy only where the strides differ), so a
+        # compiled network always sees the same strides and never recompiles for them.
+        return x.to(self.device, non_blocking=True, memory_format=self._memory_format())
+
+    def _pair(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor | None:
+        """``cat([a, b])`` in the step's memory format, or ``None`` if their shapes differ."""
+        if a.shape != b.shape:
+            return None
+        return torch.cat([a, b]).contiguous(memory_format=self._memory_format())
 
     def unpack_batch(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """Split a batch yielded by the data into ``(real_x, real_y)``.
@@ -141,20 +160,40 @@ class CycleObjective:
         Returns:
             ``fake_y = g_xy(x)``, ``rec_x = g_yx(fake_y)``, ``fake_x = g_yx(y)``,
             ``rec_y = g_xy(fake_x)``, and, unless ``lambda_identity == 0``,
-            ``idt_y = g_xy(y)`` and ``idt_x = g_yx(x)``.
+            ``idt_y = g_xy(y)`` and ``idt_x = g_yx(x)``. When both generators treat every
+            sample independently (:func:`~unpaired_i2i.training.speed.batch_independent`:
+            InstanceNorm or no norm, no BatchNorm) and ``x`` and ``y`` have one shape,
+            ``g_xy(x)`` and ``g_xy(y)`` run as one call on ``cat([x, y])`` (likewise
+            ``g_yx``): the same values up to rounding, in fewer, larger kernels.
         """
         g_xy: nn.Module = self.networks.g_xy
         g_yx: nn.Module = self.networks.g_yx
-        fake_y: torch.Tensor = g_xy(real_x)
-        rec_x: torch.Tensor = g_yx(fake_y)
-        fake_x: torch.Tensor = g_yx(real_y)
-        rec_y: torch.Tensor = g_xy(fake_x)
+        identity = self.config.lambda_identity != 0
+        xy = self._pair(real_x, real_y) if identity and self._batch_generators else None
+        yx = self._pair(real_y, real_x) if xy is not None else None
+        if xy is not None and yx is not None:
+            # Same weights, per-sample networks: g_xy(x) and g_xy(y) as one call (ditto g_yx).
+            n = real_x.shape[0]
+            fake_y, idt_y = g_xy(xy).split(n)
+            fake_x, idt_x = g_yx(yx).split(n)
+            rec_x: torch.Tensor = g_yx(fake_y)
+            rec_y: torch.Tensor = g_xy(fake_x)
+            return {
+                "fake_y": fake_y,
+                "rec_x": rec_x,
+                "fake_x": fake_x,
+                "rec_y": rec_y,
+                "idt_y": idt_y,
+                "idt_x": idt_x,
+            }
+        fake_y = g_xy(real_x)
+        rec_x = g_yx(fake_y)
+        fake_x = g_yx(real_y)
+        rec_y = g_xy(fake_x)
         out = {"fake_y": fake_y, "rec_x": rec_x, "fake_x": fake_x, "rec_y": rec_y}
-        if self.config.lambda_identity != 0:
-            idt_y: torch.Tensor = g_xy(real_y)
-            idt_x: torch.Tensor = g_yx(real_x)
-            out["idt_y"] = idt_y
-            out["idt_x"] = idt_x
+        if identity:
+            out["idt_y"] = g_xy(real_y)
+            out["idt_x"] = g_yx(real_x)
         return out
 
     def compute_generator_loss(
@@ -178,10 +217,11 @@ class CycleObjective:
         """
         cfg = self.config
         # The discriminators are frozen here (no parameter needs a gradient) and are called
-        # through the plain modules, not their DDP wrappers: a DDP forward would arm its reducer
-        # for a backward pass that never produces these parameters' gradients.
-        d_x: nn.Module = self.model.d_x
-        d_y: nn.Module = self.model.d_y
+        # through the plain modules (compiled if configured), not their DDP wrappers: a DDP
+        # forward would arm its reducer for a backward pass that never produces these
+        # parameters' gradients.
+        d_x: nn.Module = self.networks.frozen_d_x
+        d_y: nn.Module = self.networks.frozen_d_y
         score_y: torch.Tensor = d_y(outputs["fake_y"])
         score_x: torch.Tensor = d_x(outputs["fake_x"])
         adv_xy = self._gan(score_y, True, for_discriminator=False)
@@ -212,6 +252,9 @@ class CycleObjective:
     ) -> torch.Tensor:
         """Return ``0.5 * (gan(D(real), real) + gan(D(fake), fake))``.
 
+        When the discriminators treat every sample independently (no BatchNorm) and the two
+        batches have one shape, ``D`` scores ``cat([real, fake])`` in one call.
+
         Args:
             discriminator: ``d_x`` or ``d_y``.
             real: Real images of its domain.
@@ -220,8 +263,13 @@ class CycleObjective:
         Returns:
             A 0-d float32 tensor.
         """
-        real_score: torch.Tensor = discriminator(real)
-        fake_score: torch.Tensor = discriminator(fake)
+        both = self._pair(real, fake) if self._batch_discriminators else None
+        if both is not None:
+            # A per-sample discriminator scores the real and the fake batch in one call.
+            real_score, fake_score = discriminator(both).split(real.shape[0])
+        else:
+            real_score = discriminator(real)
+            fake_score = discriminator(fake)
         real_term = self._gan(real_score, True, for_discriminator=True)
         fake_term = self._gan(fake_score, False, for_discriminator=True)
         return 0.5 * (real_term + fake_term)
@@ -256,8 +304,9 @@ class CycleObjective:
         self, real_x: torch.Tensor, real_y: torch.Tensor, outputs: Mapping[str, torch.Tensor]
     ) -> tuple[torch.Tensor, torch.Tensor]:
         self.optimizer_d.zero_grad(set_to_none=True)
-        fake_y = self.pool_y.query(outputs["fake_y"])
-        fake_x = self.pool_x.query(outputs["fake_x"])
+        fmt = self._memory_format()
+        fake_y = self.pool_y.query(outputs["fake_y"]).contiguous(memory_format=fmt)
+        fake_x = self.pool_x.query(outputs["fake_x"]).contiguous(memory_format=fmt)
         with self._autocast():
             loss_d_y = self.compute_discriminator_loss(self.networks.d_y, real_y, fake_y)
             loss_d_x = self.compute_discriminator_loss(self.networks.d_x, real_x, fake_x)
@@ -274,10 +323,16 @@ class CycleObjective:
         detached, made before the generator update) and one discriminator Adam step on
         ``d_x + d_y``. It does not advance ``state`` (:meth:`fit` does).
 
-        Host synchronisation: with ``amp="off"`` or ``"bf16"`` the step never waits for the
-        device. With ``amp="fp16"`` it does, twice: :meth:`torch.amp.GradScaler.step` reads
-        its inf/NaN check on the host before each of the two optimiser steps (one
-        ``.item()`` each) to decide whether to skip that step.
+        Host synchronisation: none. The losses stay on the device (the trainer copies them
+        to the host every ``log_every`` steps only); with ``amp="fp16"`` the optimisers are
+        fused where the device has the kernel (CUDA, CPU), so :class:`torch.amp.GradScaler`
+        hands them its inf check and scale as tensors instead of reading them on the host,
+        and the scaler is updated once, after both optimiser steps. (With a non-fused
+        optimiser, ``GradScaler.step`` reads its inf check on the host once per optimiser.)
+        With ``compile_mode="reduce-overhead"`` each step starts a new CUDA-graph step
+        (:func:`torch.compiler.cudagraph_mark_step_begin`): the outputs of the previous step's
+        networks are overwritten, so keep clones of anything you hold on to (the image pools
+        do).
 
         Args:
             real_x: Images of domain X ``(N, C_x, H, W)`` in ``[-1, 1]``, any device.
@@ -301,6 +356,8 @@ class CycleObjective:
         x = self._to_device("real_x", real_x)
         y = self._to_device("real_y", real_y)
         self.model.train()
+        if self.config.compile and self.config.compile_mode != "default":
+            torch.compiler.cudagraph_mark_step_begin()  # type: ignore[no-untyped-call]
         outputs, terms = self._generator_step(x, y)
         loss_d_x, loss_d_y = self._discriminator_step(x, y, outputs)
         if self.scaler is not None:

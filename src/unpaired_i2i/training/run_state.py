@@ -36,6 +36,7 @@ from unpaired_i2i.training.checkpoint import (
 from unpaired_i2i.training.config import TrainConfig, TrainerState
 from unpaired_i2i.training.finite import FiniteTracker, NonFiniteLossError, check_finite_tensors
 from unpaired_i2i.training.pool import ImagePool
+from unpaired_i2i.training.speed import implementation_flags
 
 if TYPE_CHECKING:
     from unpaired_i2i.training.trainer import CycleTrainer
@@ -55,7 +56,17 @@ __all__ = [
 _PER_RANK: tuple[str, ...] = ("pool_x", "pool_y", "rng")
 
 OPERATIONAL_FIELDS = frozenset(
-    {"log_every", "checkpoint_dir", "checkpoint_every", "keep_last", "seed"}
+    {
+        "log_every",
+        "checkpoint_dir",
+        "checkpoint_every",
+        "keep_last",
+        "seed",
+        "compile",
+        "compile_mode",
+        "compile_backend",
+        "cudnn_benchmark",
+    }
 )
 
 
@@ -520,6 +531,18 @@ class RunStatePersistence:
         def stateful(name: str) -> Callable[[Mapping[str, Any]], object]:
             return lambda parts: getattr(self, name).load_state_dict(parts[name])
 
+        def optimizer(name: str) -> Callable[[Mapping[str, Any]], object]:
+            def load(parts: Mapping[str, Any]) -> None:
+                optim: torch.optim.Optimizer = getattr(self, name)
+                # A saved state brings its run's implementation switches (fused, foreach)
+                # along; keep this trainer's (same update rule, maybe another device).
+                flags = implementation_flags(optim)
+                optim.load_state_dict(parts[name])
+                for group in optim.param_groups:
+                    group.update(flags)
+
+            return load
+
         def scaler(parts: Mapping[str, Any]) -> None:
             if self.scaler is not None and parts["grad_scaler"] is not None:
                 self.scaler.load_state_dict(parts["grad_scaler"])
@@ -532,10 +555,10 @@ class RunStatePersistence:
 
             return load
 
-        optim = ("optimizer_g", "optimizer_d", "scheduler_g", "scheduler_d")
         return [
             *((name, network(name)) for name in NETWORK_NAMES),
-            *((name, stateful(name)) for name in optim),
+            *((name, optimizer(name)) for name in ("optimizer_g", "optimizer_d")),
+            *((name, stateful(name)) for name in ("scheduler_g", "scheduler_d")),
             ("grad_scaler", scaler),
             ("pool_x", pool("pool_x")),
             ("pool_y", pool("pool_y")),

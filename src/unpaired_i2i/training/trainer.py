@@ -22,7 +22,6 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.optim import Adam
 from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader, DistributedSampler, IterableDataset
 
@@ -35,6 +34,14 @@ from unpaired_i2i.training.objective import LOSS_KEYS, CycleObjective, Networks
 from unpaired_i2i.training.pool import ImagePool
 from unpaired_i2i.training.run_state import RunStatePersistence, seed_everything, set_epoch
 from unpaired_i2i.training.schedules import linear_decay_lambda
+from unpaired_i2i.training.speed import (
+    ResolvedAmp,
+    apply_backend_flags,
+    batch_independent,
+    compile_network,
+    make_adam,
+    resolve_amp,
+)
 
 __all__ = [
     "LOSS_KEYS",
@@ -120,10 +127,15 @@ class CycleTrainer(CycleObjective, RunStatePersistence):
         if chosen is None:
             chosen = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.device = chosen
+        self.amp: ResolvedAmp = resolve_amp(config.amp, self.device)
+        apply_backend_flags(config, self.device)
         self.model = model.to(self.device)
         if config.channels_last:
             self.model.to(memory_format=torch.channels_last)
         self.networks = self._wrap_networks()
+        # Calls sharing weights are batched only where no layer mixes samples (no BatchNorm).
+        self._batch_generators = all(map(batch_independent, self.model.generators))
+        self._batch_discriminators = all(map(batch_independent, self.model.discriminators))
 
         given = list(callbacks)
         for cb in given:
@@ -132,12 +144,12 @@ class CycleTrainer(CycleObjective, RunStatePersistence):
         self.callbacks: list[Callback] = default_callbacks(config, given)
         self._check_callbacks()
 
-        self.optimizer_g = Adam(
+        self.optimizer_g = make_adam(
             [*self.model.g_xy.parameters(), *self.model.g_yx.parameters()],
             lr=config.lr,
             betas=config.betas,
         )
-        self.optimizer_d = Adam(
+        self.optimizer_d = make_adam(
             [*self.model.d_x.parameters(), *self.model.d_y.parameters()],
             lr=config.lr,
             betas=config.betas,
@@ -150,7 +162,7 @@ class CycleTrainer(CycleObjective, RunStatePersistence):
         self.pool_x = ImagePool(config.pool_size, seed=config.seed + 2 * rank)
         self.pool_y = ImagePool(config.pool_size, seed=config.seed + 2 * rank + 1)
         self.scaler: torch.amp.GradScaler | None = (
-            torch.amp.GradScaler(self.device.type) if config.amp == "fp16" else None
+            torch.amp.GradScaler(self.device.type) if self.amp == "fp16" else None
         )
         self.state = TrainerState()
 
@@ -184,12 +196,19 @@ class CycleTrainer(CycleObjective, RunStatePersistence):
             # Replaces the BatchNorm layers in place, keeping their parameters and statistics.
             nn.SyncBatchNorm.convert_sync_batchnorm(self.model)  # type: ignore[no-untyped-call]
         nets = {name: getattr(self.model, name) for name in NETWORK_NAMES}
+        frozen = {"frozen_d_x": self.model.d_x, "frozen_d_y": self.model.d_y}
         if self._dist.is_distributed:
             ids = [self.device.index] if self.device.type == "cuda" else None
             nets = {
                 name: DistributedDataParallel(net, device_ids=ids) for name, net in nets.items()
             }
-        return Networks(**nets)
+        if self.config.compile:
+            # Each network separately: a compiled whole step would break at the requires_grad
+            # toggles and the two backward passes. Evaluation calls (callbacks, inference)
+            # use self.model, so they never trigger a recompile of the training graphs.
+            nets = {name: compile_network(net, self.config) for name, net in nets.items()}
+            frozen = {name: compile_network(net, self.config) for name, net in frozen.items()}
+        return Networks(**nets, **frozen)
 
     @property
     def world_size(self) -> int:

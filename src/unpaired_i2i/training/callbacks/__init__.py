@@ -11,6 +11,7 @@ Module                    Holds
 ``images``                :func:`translation_grid`, :class:`SampleGrid` (PNG grids),
                           :class:`LossPlot` (loss curves as PNG)
 ``ema``                   :class:`EMA` (averaged generators)
+``fid``                   :class:`FIDCallback` (FID / KID on a held-out set, extra ``metrics``)
 ========================  ===============================================================
 
 Each built-in callback is an ordinary :class:`Callback` subclass; every name is importable from
@@ -21,6 +22,7 @@ from unpaired_i2i._io import StrPath as StrPath
 from unpaired_i2i.training.callbacks.base import Callback
 from unpaired_i2i.training.callbacks.checkpoint import ModelCheckpoint
 from unpaired_i2i.training.callbacks.ema import EMA
+from unpaired_i2i.training.callbacks.fid import FIDCallback
 from unpaired_i2i.training.callbacks.images import LossPlot, SampleGrid, translation_grid
 from unpaired_i2i.training.callbacks.logging import (
     MetricsFormat,
@@ -32,6 +34,7 @@ from unpaired_i2i.training.callbacks.progress import ProgressBar
 __all__ = [
     "EMA",
     "Callback",
+    "FIDCallback",
     "LossPlot",
     "MetricsFormat",
     "MetricsLogger",
