@@ -140,10 +140,14 @@ def _compare_with_eager(backend: str) -> None:
         a, b = compiled.train_step(*batch), eager.train_step(*batch)
         for key in LOSS_KEYS:
             assert float(a[key]) == pytest.approx(float(b[key]), rel=1e-5, abs=1e-6), (step, key)
-    # The last step's gradients (still in .grad): weights' gradients are of order 1 to 30,
-    # conv biases in front of an InstanceNorm get rounding noise only (~1e-7).
+    # The last step's gradients (still in .grad). Conv biases in front of an InstanceNorm get
+    # rounding noise only (~1e-7); inductor's fused kernels reduce in another order, which
+    # measured up to 2e-5 absolute on gradients of size ~4 (5e-6 relative in norm).
+    eager_grads = _grads(eager)
     for name, g in _grads(compiled).items():
-        torch.testing.assert_close(g, _grads(eager)[name], rtol=1e-4, atol=1e-5, msg=name)
+        ref = eager_grads[name]
+        atol = 1e-5 * max(1.0, float(ref.abs().max()))
+        torch.testing.assert_close(g, ref, rtol=1e-4, atol=atol, msg=name)
 
 
 def test_compiled_step_matches_eager_losses_and_gradients() -> None:
