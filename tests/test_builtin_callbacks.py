@@ -526,7 +526,15 @@ def test_ema_checkpoint_layout_loads_into_plain_generators(tmp_path: Path) -> No
     trainer.fit(make_batches(), max_steps=3)
     checkpoint = torch.load(tmp_path / "last.pt", weights_only=True)
     state = checkpoint["callbacks"]["EMA"]
-    assert sorted(state) == ["decay", "every_n_steps", "g_xy", "g_yx", "n_averaged", "start_step"]
+    assert sorted(state) == [
+        "decay",
+        "every_n_steps",
+        "g_xy",
+        "g_yx",
+        "n_averaged",
+        "start_step",
+        "warmup",
+    ]
     assert state["n_averaged"] == 3 and state["decay"] == 0.8
     for name in ("g_xy", "g_yx"):
         assert list(state[name]) == list(getattr(trainer.model, name).state_dict())
@@ -661,6 +669,7 @@ def test_ema_schedule_and_state_before_fit() -> None:
         "decay": 0.99,
         "every_n_steps": 2,
         "start_step": 2,
+        "warmup": False,
     }
     with pytest.raises(RuntimeError, match="EMA has no averaged generators yet"):
         ema.generator_xy  # noqa: B018

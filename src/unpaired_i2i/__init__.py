@@ -107,6 +107,10 @@ from unpaired_i2i.metrics import (
 )
 from unpaired_i2i.training.callbacks import FIDCallback
 
+# --- recipes (a model, a config and callbacks that belong together) ---
+# isort: split
+from unpaired_i2i.recipes import IMPROVED_RECIPE, RECIPES, RecipeName, RecipeSpec, recipe
+
 # --- inference / cli ---
 # isort: split
 from unpaired_i2i.export import export_generator, load_exported
@@ -134,10 +138,12 @@ __all__ = [
     "FID_WEIGHTS_FILE",
     "FID_WEIGHTS_URL",
     "IMAGE_EXTENSIONS",
+    "IMPROVED_RECIPE",
     "LOSS_KEYS",
     "MODEL_NAMES",
     "MODEL_URL",
     "PREPROCESS_MODES",
+    "RECIPES",
     "SEASONS",
     "Callback",
     "CheckpointError",
@@ -161,6 +167,8 @@ __all__ = [
     "NonFiniteLossError",
     "PreprocessName",
     "ProgressBar",
+    "RecipeName",
+    "RecipeSpec",
     "ResidualBlock",
     "ResnetGenerator",
     "SampleGrid",
@@ -201,6 +209,7 @@ __all__ = [
     "plan_tiling",
     "psnr",
     "real_mse_loss",
+    "recipe",
     "resolve_amp",
     "resolve_inception_weights",
     "save_checkpoint_file",

@@ -14,6 +14,12 @@ loading).
 """
 
 from unpaired_i2i.cli.commands import main
-from unpaired_i2i.cli.parser import DATA_DEFAULTS, DEMO_DEFAULTS, PROG, build_parser
+from unpaired_i2i.cli.parser import (
+    DATA_DEFAULTS,
+    DEFAULT_RECIPE,
+    DEMO_DEFAULTS,
+    PROG,
+    build_parser,
+)
 
-__all__ = ["DATA_DEFAULTS", "DEMO_DEFAULTS", "PROG", "build_parser", "main"]
+__all__ = ["DATA_DEFAULTS", "DEFAULT_RECIPE", "DEMO_DEFAULTS", "PROG", "build_parser", "main"]

@@ -237,9 +237,8 @@ def _run_training(
         evaluate_paired,
         make_season_dataset,
     )
-    from unpaired_i2i.models import CycleGAN
+    from unpaired_i2i.recipes import recipe
     from unpaired_i2i.training import (
-        EMA,
         Callback,
         CycleTrainer,
         LossPlot,
@@ -247,7 +246,6 @@ def _run_training(
         ModelCheckpoint,
         ProgressBar,
         SampleGrid,
-        TrainConfig,
     )
     from unpaired_i2i.training.distributed import barrier
 
@@ -314,17 +312,19 @@ def _run_training(
         drop_last=per_rank >= 2 * s["batch_size"],
     )
 
-    generator_overrides: dict[str, Any] = {}
+    overrides: dict[str, Any] = {"preset": s["preset"]}
     if s["n_blocks"] is not None:
-        generator_overrides["n_blocks"] = s["n_blocks"]
+        overrides["n_blocks"] = s["n_blocks"]
     if s["base_channels"] is not None:
-        generator_overrides["base_channels"] = s["base_channels"]
-    d_overrides = {} if s["d_base_channels"] is None else {"base_channels": s["d_base_channels"]}
+        overrides["base_channels"] = s["base_channels"]
+    if s["d_base_channels"] is not None:
+        overrides["d_base_channels"] = s["d_base_channels"]
+    if s["ema"] is not None:
+        overrides["ema"] = s["ema"]
     torch.manual_seed(args.seed)
-    model = CycleGAN.from_preset(
-        s["preset"], discriminator_overrides=d_overrides, **generator_overrides
-    )
-    config = TrainConfig(
+    spec = recipe(
+        s["recipe"],
+        **overrides,
         lr=s["lr"],
         epochs=s["epochs"],
         decay_epochs=s["decay_epochs"],
@@ -339,13 +339,12 @@ def _run_training(
         cudnn_benchmark=args.cudnn_benchmark,
         tf32=args.tf32,
     )
+    model, config = spec.model, spec.config
     fixed_x, fixed_y = _fixed_images(fixed_set, 4)
     callbacks: list[Callback] = []
     if not args.no_progress:
         callbacks.append(ProgressBar())
-    ema = EMA(s["ema"]) if s["ema"] > 0 else None
-    if ema is not None:
-        callbacks.append(ema)
+    callbacks += spec.callbacks  # the recipe's (an EMA for "improved")
     checkpoints = ModelCheckpoint(
         out / "checkpoints", every_n_steps=s["checkpoint_every"], every_n_epochs=1, keep_last=3
     )
@@ -394,7 +393,7 @@ def _run_training(
     report: dict[str, Any] = {"step": trainer.state.step, "epoch": trainer.state.epoch}
     eval_path: Path | None = None
     if test_set is not None and args.demo:
-        generator = ema.generator_xy if ema is not None else model.g_xy
+        generator = trainer.inference_generator("xy")
         scores = evaluate_paired(generator, test_set, device=device)
         baseline = ColorTransfer.fit(
             UnpairedImageDataset.from_root(data_root, "train", size=s["size"], train=False)

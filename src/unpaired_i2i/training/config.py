@@ -47,7 +47,10 @@ class TrainConfig:
     values (stored in checkpoints).
 
     Args:
-        lr: Adam learning rate of both optimisers.
+        lr: Adam learning rate of both optimisers (of the generators' only, when ``lr_d``
+            is set).
+        lr_d: Adam learning rate of the discriminators, if different from ``lr``
+            (two time-scale updates, Heusel et al. 2017); ``None`` uses ``lr``.
         betas: Adam betas, each in ``[0, 1)``.
         lambda_cycle: Weight of each L1 cycle-consistency term.
         lambda_identity: Identity weight relative to ``lambda_cycle``: each identity term is
@@ -103,6 +106,7 @@ class TrainConfig:
     """
 
     lr: float = 2e-4
+    lr_d: float | None = None
     betas: tuple[float, float] = (0.5, 0.999)
     lambda_cycle: float = 10.0
     lambda_identity: float = 0.5
@@ -128,6 +132,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         f = "TrainConfig."
         self.lr = check_float(f + "lr", self.lr, expected="a finite float > 0", ok=lambda v: v > 0)
+        if self.lr_d is not None:
+            self.lr_d = check_float(
+                f + "lr_d", self.lr_d, expected="None or a finite float > 0", ok=lambda v: v > 0
+            )
         betas: Any = self.betas
         if (
             not isinstance(betas, Sequence)
@@ -173,6 +181,11 @@ class TrainConfig:
     def identity_weight(self) -> float:
         """Weight of each identity term: ``lambda_identity * lambda_cycle``."""
         return self.lambda_identity * self.lambda_cycle
+
+    @property
+    def discriminator_lr(self) -> float:
+        """The discriminators' learning rate: ``lr_d`` if set, else ``lr``."""
+        return self.lr if self.lr_d is None else self.lr_d
 
     @property
     def total_epochs(self) -> int:

@@ -25,6 +25,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader, DistributedSampler, IterableDataset
 
+from unpaired_i2i._checks import check_choice
 from unpaired_i2i.models.cyclegan import NETWORK_NAMES, CycleGAN
 from unpaired_i2i.training import distributed
 from unpaired_i2i.training.callbacks.base import Callback
@@ -151,7 +152,7 @@ class CycleTrainer(CycleObjective, RunStatePersistence):
         )
         self.optimizer_d = make_adam(
             [*self.model.d_x.parameters(), *self.model.d_y.parameters()],
-            lr=config.lr,
+            lr=config.discriminator_lr,
             betas=config.betas,
         )
         rule = linear_decay_lambda(config.epochs, config.decay_epochs)
@@ -209,6 +210,40 @@ class CycleTrainer(CycleObjective, RunStatePersistence):
             nets = {name: compile_network(net, self.config) for name, net in nets.items()}
             frozen = {name: compile_network(net, self.config) for name, net in frozen.items()}
         return Networks(**nets, **frozen)
+
+    def inference_generator(self, direction: str) -> nn.Module:
+        """The generator to evaluate and export for ``direction``.
+
+        The averaged weights when an :class:`~unpaired_i2i.EMA` callback (or any callback
+        whose :meth:`Callback.inference_generator` offers one; the last such callback wins) has
+        averaged something, else the trained generator itself (``model.g_xy`` / ``model.g_yx``:
+        never a compiled or DDP wrapper). The module is returned as is, in whatever train/eval
+        mode it is in (:func:`~unpaired_i2i.translate` and :func:`~unpaired_i2i.evaluate_paired`
+        switch to eval mode themselves).
+
+        Args:
+            direction: ``"xy"`` (X to Y, G) or ``"yx"`` (Y to X, F).
+
+        Returns:
+            A generator mapping ``(N, C_x, H, W)`` in ``[-1, 1]`` to ``(N, C_y, H, W)`` in
+            ``[-1, 1]`` for ``"xy"`` (the other way for ``"yx"``).
+
+        Raises:
+            ValueError: ``direction`` is not ``"xy"`` or ``"yx"``.
+
+        Example:
+            >>> from unpaired_i2i import recipe
+            >>> spec = recipe("reference", n_blocks=1, base_channels=8)
+            >>> trainer = CycleTrainer(spec.model, spec.config, device="cpu")
+            >>> trainer.inference_generator("xy") is spec.model.g_xy
+            True
+        """
+        check_choice("direction", direction, ("xy", "yx"))
+        for callback in reversed(self.callbacks):
+            offered = callback.inference_generator(self, direction)
+            if offered is not None:
+                return offered
+        return self.model.g_xy if direction == "xy" else self.model.g_yx
 
     @property
     def world_size(self) -> int:

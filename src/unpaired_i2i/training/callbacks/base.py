@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import torch
+from torch import nn
 
 if TYPE_CHECKING:
     from unpaired_i2i.training.trainer import CycleTrainer
@@ -71,6 +72,21 @@ class Callback:
         Args:
             state: The state stored in the checkpoint.
         """
+
+    def inference_generator(self, trainer: CycleTrainer, direction: str) -> nn.Module | None:
+        """Offer a generator to evaluate and export instead of the trained one (default: none).
+
+        :meth:`CycleTrainer.inference_generator` asks every callback, last first, and takes
+        the first module offered; :class:`~unpaired_i2i.EMA` offers its averaged weights.
+
+        Args:
+            trainer: The trainer.
+            direction: ``"xy"`` (X to Y) or ``"yx"`` (Y to X).
+
+        Returns:
+            A generator mapping ``(N, C, H, W)`` in ``[-1, 1]`` to the other domain, or ``None``.
+        """
+        return None
 
     def on_fit_start(self, trainer: CycleTrainer) -> None:
         """Run once when :meth:`CycleTrainer.fit` starts, before the first epoch.

@@ -1,0 +1,400 @@
+"""Recipe ablation: train candidates on the built-in season data, score them, time them; JSON out.
+
+Usage::
+
+    # one training run (a fresh process per run), results appended to OUT/runs.jsonl
+    python benchmarks/recipes.py run --candidate reference --seed 0
+    # a queue of runs; runs already in OUT/runs.jsonl are skipped (so a killed queue resumes)
+    python benchmarks/recipes.py queue --candidates reference improved --seeds 0 1
+    # per-step wall time of candidates, alternated in one process, against the reference
+    python benchmarks/recipes.py time --candidates reference improved
+    # the ablation table (Markdown) from OUT/runs.jsonl
+    python benchmarks/recipes.py table
+    # sample grids of runs saved with --save (test scenes; photos translated whole)
+    python benchmarks/recipes.py grid --candidates reference improved --photos coffee.png
+
+Protocol (issue 13): the built-in season data as ``unpaired-i2i train --demo`` draws it
+(200 training scenes per season drawn at 128 px, loaded at ``--size`` with the demo's
+``resize_and_crop`` + flip), a CycleGAN with ``n_blocks`` residual blocks at the preset's
+width, batch 1, ``--steps`` steps, float32, CPU. Each run scores the generator that
+:meth:`CycleTrainer.inference_generator` returns (X->Y) on two paired sets:
+
+* **validation** (used to choose): 32 scenes drawn from the *training* scene stream after
+  the 200 that are trained on (``make_season_dataset``'s ``trainA`` geometries 200..231),
+  in both seasons, so they are true pairs the run never saw;
+* **test** (reported once per candidate, never used to choose): the demo's 16 paired test
+  scenes (``testA``/``testB``).
+
+A candidate is ``recipe(name, **overrides)`` plus optional changes to it (see
+``CANDIDATES``); the ablation rows are the reference with one method added and the improved
+recipe with one method removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_OUT = HERE / "results" / "recipes"
+
+
+def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
+    """Candidate name -> builder ``(seed, model_overrides) -> RecipeSpec``."""
+    from unpaired_i2i import EMA, recipe
+
+    def with_config(name: str, **fields: Any) -> Callable[[int, dict[str, Any]], Any]:
+        def build(seed: int, over: dict[str, Any]) -> Any:
+            return recipe(name, seed=seed, **over, **fields)
+
+        return build
+
+    def reference_plus_ema(decay: float) -> Callable[[int, dict[str, Any]], Any]:
+        def build(seed: int, over: dict[str, Any]) -> Any:
+            spec = recipe("reference", seed=seed, **over)
+            spec.callbacks.append(EMA(decay, warmup=True))
+            return spec
+
+        return build
+
+    def improved_without_ema(seed: int, over: dict[str, Any]) -> Any:
+        spec = recipe("improved", seed=seed, **over)
+        spec.callbacks[:] = [cb for cb in spec.callbacks if not isinstance(cb, EMA)]
+        return spec
+
+    return {
+        "reference": with_config("reference"),
+        "improved": with_config("improved"),
+        # the reference plus one method
+        "ref+ema": reference_plus_ema(0.999),
+        "ref+resize_conv": with_config("reference", upsampling="resize_conv"),
+        "ref+spectral_norm": with_config("reference", spectral_norm=True),
+        "ref+ttur": with_config("reference", lr=1e-4, lr_d=4e-4),
+        "ref+hinge": with_config("reference", gan_mode="hinge"),
+        "ref+no_identity": with_config("reference", lambda_identity=0.0),
+        "ref+no_pool": with_config("reference", pool_size=0),
+        # the improved recipe minus one method
+        "imp-ema": improved_without_ema,
+        "imp-resize_conv": with_config("improved", upsampling="transpose"),
+        # the improved recipe plus one more method
+        "imp+spectral_norm": with_config("improved", spectral_norm=True),
+        "imp+ttur": with_config("improved", lr=1e-4, lr_d=4e-4),
+        "imp+hinge": with_config("improved", gan_mode="hinge"),
+        "imp+no_pool": with_config("improved", pool_size=0),
+    }
+
+
+def _season_data(root: Path, size: int) -> tuple[Any, Any, Any]:
+    """The demo's training set, the validation pairs and the test pairs at ``size``."""
+    from unpaired_i2i import UnpairedImageDataset, draw_scene, make_season_dataset
+    from unpaired_i2i.data.synthetic import _scene_seed
+
+    data = make_season_dataset(root / "seasons", n_train=200, n_test=16, size=128, seed=0)
+    val = root / "validation"
+    for season, sub in (("summer", "valA"), ("winter", "valB")):
+        (val / sub).mkdir(parents=True, exist_ok=True)
+        for k in range(32):
+            path = val / sub / f"{k:04d}.png"
+            if not path.is_file():
+                # the training stream's geometries after the 200 trained on
+                draw_scene(_scene_seed(0, "trainA", 200 + k), season, size=128).save(path)  # type: ignore[arg-type]
+    common: dict[str, Any] = {"size": size, "preprocess": "resize_and_crop", "multiple": 4}
+    train = UnpairedImageDataset.from_root(data, "train", flip=True, **common)
+    val_set = UnpairedImageDataset(val / "valA", val / "valB", train=False, serial=True, **common)
+    test = UnpairedImageDataset.from_root(data, "test", **common)
+    return train, val_set, test
+
+
+def _run(args: argparse.Namespace) -> dict[str, Any]:
+    import torch
+    from torch.utils.data import DataLoader
+
+    from unpaired_i2i import CycleTrainer, evaluate_paired
+
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    train, val, test = _season_data(out / "data", args.size)
+    over: dict[str, Any] = {"n_blocks": args.n_blocks}
+    torch.manual_seed(args.seed)
+    spec = _candidates()[args.candidate](args.seed, over)
+    trainer = CycleTrainer(spec.model, spec.config, callbacks=spec.callbacks, device="cpu")
+    loader = DataLoader(train, batch_size=1, shuffle=True, drop_last=True)
+    t0 = time.perf_counter()
+    trainer.fit(loader, max_steps=args.steps)
+    seconds = time.perf_counter() - t0
+    generator = trainer.inference_generator("xy")
+    scores = {
+        "validation": evaluate_paired(generator, val),
+        "test": evaluate_paired(generator, test),
+    }
+    if args.save:
+        weights = out / "weights"
+        weights.mkdir(parents=True, exist_ok=True)
+        name = f"{args.candidate}_s{args.seed}_{args.size}.pt"
+        torch.save(generator.state_dict(), weights / name)
+    record = {
+        "candidate": args.candidate,
+        "seed": args.seed,
+        "size": args.size,
+        "n_blocks": args.n_blocks,
+        "steps": args.steps,
+        "threads": args.threads,
+        "train_seconds": round(seconds, 1),
+        "config": spec.config.to_dict(),
+        "callbacks": [repr(cb) for cb in spec.callbacks],
+        "generator": spec.model.g_xy.get_config(),
+        **{f"{split}_{k}": v for split, s in scores.items() for k, v in s.items()},
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "torch": torch.__version__,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "runs.jsonl", "a") as f:
+        f.write(json.dumps(record) + "\n")
+    print(
+        f"{args.candidate} seed {args.seed} @{args.size}: "
+        f"val L1 {record['validation_l1']:.4f} SSIM {record['validation_ssim']:.4f} | "
+        f"test L1 {record['test_l1']:.4f} SSIM {record['test_ssim']:.4f} | {seconds:.0f} s",
+        flush=True,
+    )
+    return record
+
+
+def _done(out: Path) -> set[tuple[str, int, int, int, int]]:
+    path = out / "runs.jsonl"
+    if not path.is_file():
+        return set()
+    keys = set()
+    for line in path.read_text().splitlines():
+        r = json.loads(line)
+        keys.add((r["candidate"], r["seed"], r["size"], r["n_blocks"], r["steps"]))
+    return keys
+
+
+def _queue(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    for seed in args.seeds:
+        for candidate in args.candidates:
+            key = (candidate, seed, args.size, args.n_blocks, args.steps)
+            if key in _done(out):
+                print(f"skip {key} (in runs.jsonl)", flush=True)
+                continue
+            cmd = [
+                sys.executable,
+                __file__,
+                "run",
+                f"--candidate={candidate}",
+                f"--seed={seed}",
+                f"--size={args.size}",
+                f"--n-blocks={args.n_blocks}",
+                f"--steps={args.steps}",
+                f"--threads={args.threads}",
+                f"--out={out}",
+            ] + (["--save"] if args.save else [])
+            subprocess.run(cmd, check=True)
+
+
+def _time(args: argparse.Namespace) -> None:
+    """Per-step wall time of each candidate, alternated in one process, ratio to the first."""
+    import torch
+
+    from unpaired_i2i import CycleTrainer
+
+    torch.set_num_threads(args.threads)
+    trainers = {}
+    for name in args.candidates:
+        torch.manual_seed(0)
+        spec = _candidates()[name](0, {"n_blocks": args.n_blocks})
+        trainers[name] = CycleTrainer(spec.model, spec.config, callbacks=spec.callbacks)
+    gen = torch.Generator().manual_seed(0)
+    batch = [torch.rand(1, 3, args.size, args.size, generator=gen) * 2 - 1 for _ in range(2)]
+
+    def steps(trainer: Any, n: int) -> float:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            trainer.state.step += 1  # the callbacks' step counter, as fit advances it
+            losses = trainer.train_step(*batch)
+            for cb in trainer.callbacks:
+                cb.on_step_end(trainer, batch, losses)
+        return (time.perf_counter() - t0) / n
+
+    for trainer in trainers.values():  # warm-up: allocator, EMA copies, pools
+        for cb in trainer.callbacks:
+            cb.on_fit_start(trainer)
+        steps(trainer, args.warmup)
+    times: dict[str, list[float]] = {name: [] for name in trainers}
+    for _ in range(args.repeats):
+        for name, trainer in trainers.items():
+            times[name].append(steps(trainer, args.block))
+    base = statistics.median(times[args.candidates[0]])
+    result = {
+        name: {
+            "median_s": statistics.median(t),
+            "min_s": min(t),
+            "max_s": max(t),
+            "ratio_to_first": statistics.median(t) / base,
+        }
+        for name, t in times.items()
+    }
+    for name, r in result.items():
+        print(
+            f"{name:>20}: {r['median_s'] * 1000:7.1f} ms/step median "
+            f"(min {r['min_s'] * 1000:.1f}, max {r['max_s'] * 1000:.1f}), "
+            f"x{r['ratio_to_first']:.3f} of {args.candidates[0]}",
+            flush=True,
+        )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    record = {
+        "size": args.size,
+        "n_blocks": args.n_blocks,
+        "threads": args.threads,
+        "repeats": args.repeats,
+        "block": args.block,
+        "cpu": _cpu(),
+        "results": result,
+    }
+    with open(out / "timing.jsonl", "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def _cpu() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown"
+    lines = text.splitlines()
+    model = next((ln.split(":", 1)[1].strip() for ln in lines if "model name" in ln), "?")
+    flags = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+    kind = "amx" if "amx_bf16" in flags else "avx512" if "avx512f" in flags else "avx2"
+    return f"{model} ({kind}, {os.cpu_count()} cpus)"
+
+
+def _table(args: argparse.Namespace) -> None:
+    path = Path(args.out) / "runs.jsonl"
+    rows: dict[tuple[str, int, int], list[dict[str, Any]]] = {}
+    for line in path.read_text().splitlines():
+        r = json.loads(line)
+        rows.setdefault((r["candidate"], r["size"], r["steps"]), []).append(r)
+    ref = {(s, n): runs for (c, s, n), runs in rows.items() if c == "reference"}
+    print("| candidate | size | steps | seeds | val L1 | test L1 (spread) | vs ref | test SSIM |")
+    print("|---|---|---|---|---|---|---|---|")
+    for (cand, size, steps), runs in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        val = statistics.mean(r["validation_l1"] for r in runs)
+        test = [r["test_l1"] for r in runs]
+        ssim = statistics.mean(r["test_ssim"] for r in runs)
+        base = ref.get((size, steps))
+        vs = ""
+        if base:
+            b = statistics.mean(r["test_l1"] for r in base)
+            vs = f"{(statistics.mean(test) / b - 1) * 100:+.1f}%"
+        spread = f"{min(test):.4f}-{max(test):.4f}"
+        print(
+            f"| {cand} | {size} | {steps} | {len(runs)} | {val:.4f} | "
+            f"{statistics.mean(test):.4f} ({spread}) | {vs} | {ssim:.4f} |"
+        )
+
+
+def _load_generator(out: Path, candidate: str, seed: int, size: int) -> Any:
+    from unpaired_i2i import ResnetGenerator
+
+    records = [
+        json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines() if line.strip()
+    ]
+    (record, *_) = [
+        r for r in records if (r["candidate"], r["seed"], r["size"]) == (candidate, seed, size)
+    ][-1:]
+    generator = ResnetGenerator(**record["generator"])
+    weights = out / "weights" / f"{candidate}_s{seed}_{size}.pt"
+    generator.load_state_dict(_torch_load(weights))
+    return generator.eval()
+
+
+def _torch_load(path: Path) -> Any:
+    import torch
+
+    return torch.load(path, weights_only=True, map_location="cpu")
+
+
+def _grid(args: argparse.Namespace) -> None:
+    """Sample grids of candidates trained with the same seed and steps (docs figures).
+
+    Scenes: columns summer input | each candidate's winter | real winter, one row per test
+    scene. Photos (``--photos``): each photo resized to ``--photo-width`` and translated whole.
+    """
+    import torch
+    from torchvision.transforms import v2
+    from torchvision.utils import save_image
+
+    from unpaired_i2i import load_image
+
+    out = Path(args.out)
+    _, _, test = _season_data(out / "data", args.size)
+    generators = [_load_generator(out, c, args.seed, args.size) for c in args.candidates]
+    rows = []
+    with torch.inference_mode():
+        for i in args.scenes:
+            x, y = test[i]
+            rows.append(torch.stack([x, *(g(x[None])[0] for g in generators), y]))
+    grid = torch.cat(rows)
+    args.dest.mkdir(parents=True, exist_ok=True)
+    name = f"scenes_{'_vs_'.join(args.candidates)}_{args.size}.png"
+    save_image(grid * 0.5 + 0.5, args.dest / name, nrow=len(args.candidates) + 2, padding=2)
+    print(args.dest / name)
+    for photo in args.photos:
+        pixels = v2.functional.to_image(load_image(photo))
+        image = v2.functional.to_dtype(pixels, torch.float32, scale=True) * 2 - 1
+        h, w = image.shape[-2:]
+        width = args.photo_width
+        height = max(4, round(h * width / w / 4) * 4)
+        x = v2.functional.resize(image, [height, width], antialias=True)
+        with torch.inference_mode():
+            outs = [g(x[None])[0] for g in generators]
+        dest = args.dest / f"{Path(photo).stem}_{'_vs_'.join(args.candidates)}_{args.size}.png"
+        save_image(torch.stack([x, *outs]) * 0.5 + 0.5, dest, nrow=len(outs) + 1, padding=2)
+        print(dest)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("run", "queue", "time", "table", "grid"):
+        p = sub.add_parser(name)
+        p.add_argument("--out", default=str(DEFAULT_OUT))
+        p.add_argument("--size", type=int, default=64)
+        p.add_argument("--n-blocks", type=int, default=6)
+        p.add_argument("--steps", type=int, default=1000)
+        p.add_argument("--threads", type=int, default=2)
+        p.add_argument("--save", action="store_true", help="keep the X->Y generator weights")
+        if name == "run":
+            p.add_argument("--candidate", required=True)
+            p.add_argument("--seed", type=int, default=0)
+        if name in ("queue", "time"):
+            p.add_argument("--candidates", nargs="+", default=["reference", "improved"])
+        if name == "queue":
+            p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+        if name == "grid":
+            p.add_argument("--candidates", nargs="+", default=["reference", "improved"])
+            p.add_argument("--seed", type=int, default=0)
+            p.add_argument("--scenes", type=int, nargs="+", default=[0, 1, 2, 3, 4, 5])
+            p.add_argument("--photos", nargs="*", default=[], help="photo files to translate")
+            p.add_argument("--photo-width", type=int, default=256)
+            p.add_argument("--dest", type=Path, default=HERE.parent / "docs" / "images")
+        if name == "time":
+            p.add_argument("--warmup", type=int, default=3)
+            p.add_argument("--repeats", type=int, default=5)
+            p.add_argument("--block", type=int, default=5, help="steps per timed block")
+    args = parser.parse_args()
+    commands = {"run": _run, "queue": _queue, "time": _time, "table": _table, "grid": _grid}
+    commands[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
