@@ -84,10 +84,11 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # the improved recipe minus one method
         "imp-ema": improved_without_ema,
         "imp-resize_conv": with_config("improved", upsampling="transpose"),
+        "imp-spectral_norm": with_config("improved", spectral_norm=False),
         # the improved recipe plus one more method
-        "imp+spectral_norm": with_config("improved", spectral_norm=True),
-        "imp+ttur": with_config("improved", lr=1e-4, lr_d=4e-4),
+        "imp+identity1": with_config("improved", lambda_identity=1.0),
         "imp+hinge": with_config("improved", gan_mode="hinge"),
+        "imp+ttur": with_config("improved", lr=1e-4, lr_d=4e-4),
         "imp+no_pool": with_config("improved", pool_size=0),
     }
 
@@ -125,7 +126,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     over: dict[str, Any] = {"n_blocks": args.n_blocks}
     torch.manual_seed(args.seed)
     spec = _candidates()[args.candidate](args.seed, over)
-    trainer = CycleTrainer(spec.model, spec.config, callbacks=spec.callbacks, device="cpu")
+    trainer = CycleTrainer(spec.model, spec.config, callbacks=spec.callbacks, device=args.device)
     loader = DataLoader(train, batch_size=1, shuffle=True, drop_last=True)
     t0 = time.perf_counter()
     trainer.fit(loader, max_steps=args.steps)
@@ -139,7 +140,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         weights = out / "weights"
         weights.mkdir(parents=True, exist_ok=True)
         name = f"{args.candidate}_s{args.seed}_{args.size}.pt"
-        torch.save(generator.state_dict(), weights / name)
+        torch.save({k: v.cpu() for k, v in generator.state_dict().items()}, weights / name)
     record = {
         "candidate": args.candidate,
         "seed": args.seed,
@@ -147,6 +148,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         "n_blocks": args.n_blocks,
         "steps": args.steps,
         "threads": args.threads,
+        "device": str(trainer.device),
         "train_seconds": round(seconds, 1),
         "config": spec.config.to_dict(),
         "callbacks": [repr(cb) for cb in spec.callbacks],
@@ -196,6 +198,7 @@ def _queue(args: argparse.Namespace) -> None:
                 f"--n-blocks={args.n_blocks}",
                 f"--steps={args.steps}",
                 f"--threads={args.threads}",
+                f"--device={args.device}",
                 f"--out={out}",
             ] + (["--save"] if args.save else [])
             subprocess.run(cmd, check=True)
@@ -278,27 +281,40 @@ def _cpu() -> str:
 
 
 def _table(args: argparse.Namespace) -> None:
-    path = Path(args.out) / "runs.jsonl"
+    """Markdown: per candidate the mean over seeds, and each change against the reference."""
+    out = Path(args.out)
     rows: dict[tuple[str, int, int], list[dict[str, Any]]] = {}
-    for line in path.read_text().splitlines():
+    for line in (out / "runs.jsonl").read_text().splitlines():
         r = json.loads(line)
         rows.setdefault((r["candidate"], r["size"], r["steps"]), []).append(r)
-    ref = {(s, n): runs for (c, s, n), runs in rows.items() if c == "reference"}
-    print("| candidate | size | steps | seeds | val L1 | test L1 (spread) | vs ref | test SSIM |")
-    print("|---|---|---|---|---|---|---|---|")
+    ratios: dict[tuple[str, int], float] = {}
+    timing = out / "timing.jsonl"
+    if timing.is_file():
+        for line in timing.read_text().splitlines():
+            t = json.loads(line)
+            for name, result in t["results"].items():
+                ratios[(name, t["size"])] = result["ratio_to_first"]
+
+    def mean(runs: list[dict[str, Any]], key: str) -> float:
+        return statistics.mean(r[key] for r in runs)
+
+    def change(value: float, base: list[dict[str, Any]] | None, key: str) -> str:
+        return f"{(value / mean(base, key) - 1) * 100:+.1f}%" if base else ""
+
+    print(
+        "| candidate | size | seeds | val L1 | val vs ref | test L1 (per seed) | test vs ref "
+        "| test SSIM | step time vs ref |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for (cand, size, steps), runs in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        val = statistics.mean(r["validation_l1"] for r in runs)
-        test = [r["test_l1"] for r in runs]
-        ssim = statistics.mean(r["test_ssim"] for r in runs)
-        base = ref.get((size, steps))
-        vs = ""
-        if base:
-            b = statistics.mean(r["test_l1"] for r in base)
-            vs = f"{(statistics.mean(test) / b - 1) * 100:+.1f}%"
-        spread = f"{min(test):.4f}-{max(test):.4f}"
+        base = rows.get(("reference", size, steps))
+        val, test = mean(runs, "validation_l1"), mean(runs, "test_l1")
+        seeds = ", ".join(f"{r['test_l1']:.4f}" for r in sorted(runs, key=lambda r: r["seed"]))
+        ratio = ratios.get((cand, size))
         print(
-            f"| {cand} | {size} | {steps} | {len(runs)} | {val:.4f} | "
-            f"{statistics.mean(test):.4f} ({spread}) | {vs} | {ssim:.4f} |"
+            f"| {cand} | {size} | {len(runs)} | {val:.4f} | {change(val, base, 'validation_l1')} "
+            f"| {test:.4f} ({seeds}) | {change(test, base, 'test_l1')} "
+            f"| {mean(runs, 'test_ssim'):.3f} | {'' if ratio is None else f'{ratio:.2f}x'} |"
         )
 
 
@@ -373,6 +389,7 @@ def main() -> None:
         p.add_argument("--steps", type=int, default=1000)
         p.add_argument("--threads", type=int, default=2)
         p.add_argument("--save", action="store_true", help="keep the X->Y generator weights")
+        p.add_argument("--device", default="cpu", help="run/queue: where to train (cpu, cuda)")
         if name == "run":
             p.add_argument("--candidate", required=True)
             p.add_argument("--seed", type=int, default=0)

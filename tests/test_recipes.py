@@ -58,7 +58,7 @@ def test_reference_is_exactly_the_reference_defaults() -> None:
     assert sum(p.numel() for p in six.model.g_xy.parameters()) == 7_837_699
 
 
-def test_improved_changes_upsampling_and_adds_a_warm_ema() -> None:
+def test_improved_changes_upsampling_and_spectral_norm_and_adds_a_warm_ema() -> None:
     spec = recipe("improved", n_blocks=6)
     reference = recipe("reference", n_blocks=6)
     assert spec.name == "improved" and set(RECIPES) == {"reference", "improved"}
@@ -69,13 +69,22 @@ def test_improved_changes_upsampling_and_adds_a_warm_ema() -> None:
         config = g.get_config()
         assert config["upsampling"] == "resize_conv"
         assert {**config, "upsampling": "transpose"} == ref.get_config()
-    # discriminators, optimiser, losses and schedule are the reference's
-    assert spec.model.d_x.get_config() == reference.model.d_x.get_config()
+    for d, ref in ((spec.model.d_x, reference.model.d_x), (spec.model.d_y, reference.model.d_y)):
+        config = d.get_config()
+        assert config["spectral_norm"] is True
+        assert {**config, "spectral_norm": False} == ref.get_config()
+        assert sum(p.numel() for p in d.parameters()) == sum(p.numel() for p in ref.parameters())
+    # optimiser, losses, learning rates and schedule are the reference's
     assert spec.config == TrainConfig()
     (ema,) = spec.callbacks
     assert isinstance(ema, EMA)
     assert (ema.decay, ema.warmup, ema.every_n_steps, ema.start_step) == (0.999, True, 1, 0)
-    assert IMPROVED_RECIPE["upsampling"] == "resize_conv"
+    assert dict(IMPROVED_RECIPE) == {
+        "upsampling": "resize_conv",
+        "spectral_norm": True,
+        "ema": 0.999,
+        "ema_warmup": True,
+    }
 
 
 def test_overrides_reach_the_generators_discriminators_config_and_callbacks() -> None:
