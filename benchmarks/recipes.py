@@ -301,21 +301,51 @@ def _table(args: argparse.Namespace) -> None:
     def change(value: float, base: list[dict[str, Any]] | None, key: str) -> str:
         return f"{(value / mean(base, key) - 1) * 100:+.1f}%" if base else ""
 
-    print(
-        "| candidate | size | seeds | val L1 | val vs ref | test L1 (per seed) | test vs ref "
-        "| test SSIM | step time vs ref |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for (cand, size, steps), runs in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+    header = [
+        "candidate",
+        "size",
+        "seeds",
+        "val L1",
+        "val vs ref",
+        "test L1 (per seed)",
+        "test vs ref",
+        "test SSIM",
+        "step time vs ref",
+    ]
+    table: list[list[str]] = []
+    order = {name: i for i, name in enumerate(_candidates())}
+
+    def key(item: tuple[tuple[str, int, int], Any]) -> tuple[int, int, str]:
+        (cand, size, _), _ = item
+        return size, order.get(cand, len(order)), cand
+
+    for (cand, size, steps), runs in sorted(rows.items(), key=key):
         base = rows.get(("reference", size, steps))
         val, test = mean(runs, "validation_l1"), mean(runs, "test_l1")
         seeds = ", ".join(f"{r['test_l1']:.4f}" for r in sorted(runs, key=lambda r: r["seed"]))
         ratio = ratios.get((cand, size))
-        print(
-            f"| {cand} | {size} | {len(runs)} | {val:.4f} | {change(val, base, 'validation_l1')} "
-            f"| {test:.4f} ({seeds}) | {change(test, base, 'test_l1')} "
-            f"| {mean(runs, 'test_ssim'):.3f} | {'' if ratio is None else f'{ratio:.2f}x'} |"
+        table.append(
+            [
+                cand,
+                str(size),
+                str(len(runs)),
+                f"{val:.4f}",
+                change(val, base, "validation_l1"),
+                f"{test:.4f} ({seeds})",
+                change(test, base, "test_l1"),
+                f"{mean(runs, 'test_ssim'):.3f}",
+                "" if ratio is None else f"{ratio:.2f}x",
+            ]
         )
+    if args.rst:
+        print(".. list-table::\n   :header-rows: 1\n")
+        for row in [header, *table]:
+            print("   * - " + "\n     - ".join(cell or "not measured" for cell in row))
+        return
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in table:
+        print("| " + " | ".join(row) + " |")
 
 
 def _load_generator(out: Path, candidate: str, seed: int, size: int) -> Any:
@@ -397,6 +427,8 @@ def main() -> None:
             p.add_argument("--candidates", nargs="+", default=["reference", "improved"])
         if name == "queue":
             p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+        if name == "table":
+            p.add_argument("--rst", action="store_true", help="a reStructuredText list-table")
         if name == "grid":
             p.add_argument("--candidates", nargs="+", default=["reference", "improved"])
             p.add_argument("--seed", type=int, default=0)
