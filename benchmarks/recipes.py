@@ -74,22 +74,24 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         "reference": with_config("reference"),
         "improved": with_config("improved"),
         # the reference plus one method
-        "ref+ema": reference_plus_ema(0.999),
+        "ref+ema": reference_plus_ema(0.999),  # what "improved" is (kept as a check)
         "ref+resize_conv": with_config("reference", upsampling="resize_conv"),
         "ref+spectral_norm": with_config("reference", spectral_norm=True),
         "ref+ttur": with_config("reference", lr=1e-4, lr_d=4e-4),
         "ref+hinge": with_config("reference", gan_mode="hinge"),
         "ref+no_identity": with_config("reference", lambda_identity=0.0),
         "ref+no_pool": with_config("reference", pool_size=0),
-        # the improved recipe minus one method
-        "imp-ema": improved_without_ema,
-        "imp-resize_conv": with_config("improved", upsampling="transpose"),
-        "imp-spectral_norm": with_config("improved", spectral_norm=False),
-        # the improved recipe plus one more method
+        # the improved recipe (reference + EMA) plus more
+        "imp+resize_conv": with_config("improved", upsampling="resize_conv"),
+        "imp+resize_conv+spectral_norm": with_config(
+            "improved", upsampling="resize_conv", spectral_norm=True
+        ),
+        "imp+up_kernel4": with_config("improved", up_kernel_size=4),
         "imp+identity1": with_config("improved", lambda_identity=1.0),
         "imp+hinge": with_config("improved", gan_mode="hinge"),
         "imp+ttur": with_config("improved", lr=1e-4, lr_d=4e-4),
         "imp+no_pool": with_config("improved", pool_size=0),
+        "imp-ema": improved_without_ema,
     }
 
 

@@ -244,10 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--recipe",
         choices=RECIPES,
-        help="what to start from: improved (resize-convolution upsampling, spectrally "
-        "normalised discriminators, an EMA of the generators with warm-up; lower paired L1 at "
-        "equal steps) or reference (the reference CycleGAN exactly); the options below change "
-        "it " + _by_source("recipe"),
+        help="what to start from: improved (the reference plus an EMA of the generators with "
+        "warm-up; lower paired L1 at equal steps and step time) or reference (the reference "
+        "CycleGAN exactly); the options below change it " + _by_source("recipe"),
     )
     train.add_argument(
         "--preset",
