@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -211,6 +210,7 @@ def _time(args: argparse.Namespace) -> None:
     import torch
 
     from unpaired_i2i import CycleTrainer
+    from unpaired_i2i.bench import machine_info
 
     torch.set_num_threads(args.threads)
     trainers = {}
@@ -263,23 +263,11 @@ def _time(args: argparse.Namespace) -> None:
         "threads": args.threads,
         "repeats": args.repeats,
         "block": args.block,
-        "cpu": _cpu(),
+        "machine": machine_info("cpu"),
         "results": result,
     }
     with open(out / "timing.jsonl", "a") as f:
         f.write(json.dumps(record) + "\n")
-
-
-def _cpu() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "unknown"
-    lines = text.splitlines()
-    model = next((ln.split(":", 1)[1].strip() for ln in lines if "model name" in ln), "?")
-    flags = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
-    kind = "amx" if "amx_bf16" in flags else "avx512" if "avx512f" in flags else "avx2"
-    return f"{model} ({kind}, {os.cpu_count()} cpus)"
 
 
 def _table(args: argparse.Namespace) -> None:
@@ -351,24 +339,20 @@ def _table(args: argparse.Namespace) -> None:
 
 
 def _load_generator(out: Path, candidate: str, seed: int, size: int) -> Any:
+    import torch
+
     from unpaired_i2i import ResnetGenerator
 
     records = [
         json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines() if line.strip()
     ]
-    (record, *_) = [
+    record = [
         r for r in records if (r["candidate"], r["seed"], r["size"]) == (candidate, seed, size)
-    ][-1:]
+    ][-1]  # the latest run of that name
     generator = ResnetGenerator(**record["generator"])
     weights = out / "weights" / f"{candidate}_s{seed}_{size}.pt"
-    generator.load_state_dict(_torch_load(weights))
+    generator.load_state_dict(torch.load(weights, weights_only=True, map_location="cpu"))
     return generator.eval()
-
-
-def _torch_load(path: Path) -> Any:
-    import torch
-
-    return torch.load(path, weights_only=True, map_location="cpu")
 
 
 def _grid(args: argparse.Namespace) -> None:

@@ -35,8 +35,15 @@ IMPROVED_RECIPE: Mapping[str, Any] = {
     "ema_warmup": True,
 }
 
-_RECIPE_KEYS = ("preset", "discriminator_overrides", "d_base_channels", "spectral_norm", "ema")
-_RECIPE_KEYS_EXTRA = ("ema_warmup",)
+# Options of recipe() itself, besides generator options and TrainConfig fields.
+_RECIPE_KEYS = (
+    "preset",
+    "discriminator_overrides",
+    "d_base_channels",
+    "spectral_norm",
+    "ema",
+    "ema_warmup",
+)
 
 
 def _generator_keys() -> tuple[str, ...]:
@@ -126,13 +133,13 @@ def recipe(name: RecipeName | str, **overrides: Any) -> RecipeSpec:
 
     generator_keys = _generator_keys()
     config_keys = _config_keys()
-    known = {*generator_keys, *config_keys, *_RECIPE_KEYS, *_RECIPE_KEYS_EXTRA}
+    known = {*generator_keys, *config_keys, *_RECIPE_KEYS}
     unknown = sorted(set(options) - known)
     if unknown:
         raise TypeError(
             f"recipe({name!r}) got unknown option(s) {unknown}; valid: generator options "
             f"{sorted(generator_keys)}, TrainConfig fields {sorted(config_keys)}, and "
-            f"{sorted((*_RECIPE_KEYS, *_RECIPE_KEYS_EXTRA))}"
+            f"{sorted(_RECIPE_KEYS)}"
         )
 
     preset = options.pop("preset", "cyclegan")
