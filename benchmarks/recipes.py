@@ -80,6 +80,7 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         "ref+hinge": with_config("reference", gan_mode="hinge"),
         "ref+no_identity": with_config("reference", lambda_identity=0.0),
         "ref+no_pool": with_config("reference", pool_size=0),
+        "ref+cycle_noise": with_config("reference", cycle_noise=0.1),
         # the improved recipe (reference + EMA) plus more
         "imp+resize_conv": with_config("improved", upsampling="resize_conv"),
         "imp+resize_conv+spectral_norm": with_config(
@@ -90,6 +91,11 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         "imp+hinge": with_config("improved", gan_mode="hinge"),
         "imp+ttur": with_config("improved", lr=1e-4, lr_d=4e-4),
         "imp+no_pool": with_config("improved", pool_size=0),
+        "imp+cycle_noise": with_config("improved", cycle_noise=0.1),
+        "imp+lr2x": with_config("improved", lr=4e-4),
+        "imp+residual": with_config("improved", residual=True),
+        "ref+residual": with_config("reference", residual=True),
+        "imp+d_layers2": with_config("improved", discriminator_overrides={"n_layers": 2}),
         "imp-ema": improved_without_ema,
     }
 

@@ -379,8 +379,9 @@ def test_torchscript_export_matches_eager_at_another_size(
 
 
 @jit_deprecation
-def test_torchscript_export_of_a_resize_conv_generator(tmp_path: Path) -> None:
-    g = tiny(upsampling="resize_conv")
+@pytest.mark.parametrize("options", [{"upsampling": "resize_conv"}, {"residual": True}])
+def test_torchscript_export_of_other_layouts(tmp_path: Path, options: dict[str, Any]) -> None:
+    g = tiny(**options)
     path = export_generator(g, tmp_path / "g.pt", example_input=torch.zeros(1, 3, 16, 16))
     x = torch.rand(1, 3, 20, 28) * 2 - 1
     with torch.no_grad():

@@ -240,6 +240,8 @@ def test_norm_factory_and_bias_override() -> None:
         ({"dropout": 1.5}, r"dropout must be in \[0, 1\)"),
         ({"stem_kernel_size": 4}, "stem_kernel_size must be an odd"),
         ({"init": "uniform"}, "scheme must be one of"),
+        ({"residual": 1}, "residual must be a bool"),
+        ({"residual": True, "out_channels": 1}, "in_channels must equal out_channels"),
     ],
 )
 def test_generator_option_errors(kwargs: dict[str, object], match: str) -> None:
@@ -426,3 +428,37 @@ def test_config_errors() -> None:
         model.get_config()
     with pytest.raises(ValueError, match=r"lacks entries \['d_x', 'd_y'\]"):
         CycleGAN.from_config({"g_xy": {}, "g_yx": {}})
+
+
+# ---------------------------------------------------------------- residual output
+def test_residual_generator_adds_its_change_to_the_input() -> None:
+    """``tanh(r + atanh(x))``: a zero head returns the input, else the head's change."""
+    torch.manual_seed(0)
+    g = ResnetGenerator(base_channels=4, n_blocks=1, residual=True)
+    plain = ResnetGenerator(base_channels=4, n_blocks=1)
+    plain.load_state_dict(g.state_dict())  # the same parameters, one more option
+    assert n_params(g) == n_params(plain)
+    x = torch.rand(2, 3, 16, 16) * 1.8 - 0.9
+    with torch.no_grad():
+        h = plain.head(plain.decoder(plain.blocks(plain.encoder(plain.stem(x)))))
+        assert torch.allclose(g(x), torch.tanh(h + torch.atanh(x)), atol=1e-6)
+        assert not torch.allclose(g(x), plain(x), atol=1e-2)
+        g.head.conv.weight.zero_()
+        g.head.conv.bias.zero_()
+        assert torch.allclose(g(x), x, atol=1e-6)
+
+
+def test_residual_generator_stays_finite_and_in_range_at_saturated_pixels() -> None:
+    g = ResnetGenerator(base_channels=4, n_blocks=1, residual=True)
+    x = torch.tensor([-1.0, 1.0]).repeat_interleave(3 * 8 * 8).reshape(2, 3, 8, 8)
+    out = g(x)
+    assert torch.isfinite(out).all() and out.abs().max() <= 1.0
+    out.sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in g.parameters() if p.grad is not None)
+
+
+def test_residual_option_round_trips_through_the_config() -> None:
+    g = ResnetGenerator(base_channels=4, n_blocks=1, residual=True)
+    assert g.get_config()["residual"] is True
+    assert ResnetGenerator(**g.get_config()).residual
+    assert ResnetGenerator(base_channels=4, n_blocks=1).get_config()["residual"] is False

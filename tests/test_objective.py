@@ -136,3 +136,41 @@ def test_trainer_is_built_from_the_objective() -> None:
     assert issubclass(CycleTrainer, CycleObjective)
     for name in ("generator_forward", "compute_generator_loss", "compute_discriminator_loss"):
         assert getattr(CycleTrainer, name) is getattr(CycleObjective, name)
+
+
+@pytest.mark.parametrize("lambda_identity", [0.0, 0.5])  # separate and batched generator calls
+def test_cycle_noise_perturbs_only_the_backward_translation(lambda_identity: float) -> None:
+    std = 0.3
+    cfg = TrainConfig(cycle_noise=std, lambda_identity=lambda_identity, pool_size=0, seed=3)
+    trainer = _trainer(cfg, 3)
+    gen = torch.Generator().manual_seed(3)
+    x = torch.rand(2, 3, SIZE, SIZE, generator=gen) * 2 - 1
+    y = torch.rand(2, 3, SIZE, SIZE, generator=gen) * 2 - 1
+    torch.manual_seed(5)
+    with torch.no_grad():
+        out = trainer.generator_forward(x, y)
+    torch.manual_seed(5)
+    noise_y, noise_x = torch.randn(x.shape), torch.randn(y.shape)
+    g, f = trainer.model.g_xy, trainer.model.g_yx
+    with torch.no_grad():
+        fake_y, fake_x = g(x), f(y)
+        assert torch.allclose(out["fake_y"], fake_y, atol=1e-6)  # the adversarial input is clean
+        assert torch.allclose(out["fake_x"], fake_x, atol=1e-6)
+        assert torch.allclose(out["rec_x"], f(fake_y + std * noise_y), atol=1e-6)
+        assert torch.allclose(out["rec_y"], g(fake_x + std * noise_x), atol=1e-6)
+        assert not torch.allclose(out["rec_x"], f(fake_y), atol=1e-3)
+
+
+def test_no_cycle_noise_draws_no_random_numbers() -> None:
+    trainer = _trainer(TrainConfig(pool_size=0), 0)
+    x, y = torch.rand(1, 3, SIZE, SIZE), torch.rand(1, 3, SIZE, SIZE)
+    state = torch.get_rng_state()
+    with torch.no_grad():
+        trainer.generator_forward(x, y)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+@pytest.mark.parametrize("bad", [-0.1, float("nan"), "0.1"])
+def test_cycle_noise_is_validated(bad: object) -> None:
+    with pytest.raises(ValueError, match="cycle_noise"):
+        TrainConfig(cycle_noise=bad)  # type: ignore[arg-type]

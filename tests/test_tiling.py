@@ -78,6 +78,12 @@ def test_tiled_equals_whole_image(norm: Any) -> None:
     assert max_diff(tiled, whole) < ATOL
 
 
+def test_residual_generator_tiles_exactly() -> None:
+    g = randomize_norms(tiny(norm="instance", residual=True)).eval()
+    x = images(1, 3, 96, 128)
+    assert max_diff(translate_tiled(g, x, tile=32, overlap=32), translate(g, x)) < ATOL
+
+
 def test_per_tile_statistics_would_be_wrong() -> None:
     # The tiles are not trivially right: without whole-image statistics they differ.
     g = tiny().eval()

@@ -10,7 +10,7 @@ from typing import Any, Literal, TypeAlias
 import torch
 from torch import nn
 
-from unpaired_i2i._checks import check_choice, check_image_batch
+from unpaired_i2i._checks import check_bool, check_choice, check_image_batch
 from unpaired_i2i.models.blocks import (
     PADDINGS,
     ConvNormAct,
@@ -42,6 +42,8 @@ GENERATOR_PRESETS: dict[str, dict[str, Any]] = {
         "up_kernel_size": 4,
     },
 }
+
+_RESIDUAL_BOUND = 0.999
 
 _STALE_NORM_KEYS = ("running_mean", "running_var", "num_batches_tracked")
 
@@ -87,6 +89,13 @@ class ResnetGenerator(nn.Module):
         up_kernel_size: Kernel of the transposed convs (3 with ``output_padding=1``, or 4).
         init: Weight initialisation scheme (see :func:`init_weights`).
         init_gain: Gain of the initialisation.
+        residual: Predict a change to the input rather than a new image (residual images,
+            Shen & Liu 2017): the output is ``tanh(r + atanh(x))``, where ``r`` is what the
+            head writes (before the tanh) and ``x`` is clamped to ``[-0.999, 0.999]`` first,
+            so ``r = 0`` returns the input. The untrained generator then passes the input's
+            structure through and training learns what to change; same parameters, no
+            measurable cost. Needs ``in_channels == out_channels``. ``False`` (reference):
+            ``tanh(r)``.
 
     Shape:
         - Input: ``(N, in_channels, H, W)`` with ``H`` and ``W`` divisible by
@@ -125,6 +134,7 @@ class ResnetGenerator(nn.Module):
         up_kernel_size: int = 3,
         init: InitScheme = "normal",
         init_gain: float = 0.02,
+        residual: bool = False,
     ) -> None:
         super().__init__()
         for name, value in (
@@ -148,6 +158,12 @@ class ResnetGenerator(nn.Module):
         ):
             if k is not None and (k < 1 or k % 2 == 0):
                 raise ValueError(f"{name} must be an odd positive integer or None; got {k!r}")
+        check_bool("residual", residual)
+        if residual and in_channels != out_channels:
+            raise ValueError(
+                "residual=True adds the input to the output, so in_channels must equal "
+                f"out_channels; got in_channels={in_channels}, out_channels={out_channels}"
+            )
         if stem_kernel_size is None and n_downsampling == 0:
             raise ValueError("n_downsampling must be >= 1 when stem_kernel_size is None; got 0")
         if head_kernel_size is None and n_downsampling == 0:
@@ -168,7 +184,9 @@ class ResnetGenerator(nn.Module):
             "head_kernel_size": head_kernel_size,
             "down_kernel_size": down_kernel_size,
             "up_kernel_size": up_kernel_size,
+            "residual": residual,
         }
+        self.residual = residual
 
         # Encoder widths: with a stem, base -> 2 base -> 4 base ...; without, in -> base -> 2 base.
         if stem_kernel_size is not None:
@@ -356,6 +374,10 @@ class ResnetGenerator(nn.Module):
         h = self.blocks(h)
         h = self.decoder(h)
         h = self.head(h)
+        if self.residual:
+            # In float32 (also under autocast): atanh(0.999) = 3.8 keeps saturated pixels finite.
+            skip = x.float().clamp(-_RESIDUAL_BOUND, _RESIDUAL_BOUND).atanh()
+            h = h.float() + skip
         out: torch.Tensor = self.output_act(h)
         return out
 

@@ -56,6 +56,13 @@ class TrainConfig:
         lambda_identity: Identity weight relative to ``lambda_cycle``: each identity term is
             weighted ``lambda_identity * lambda_cycle`` (reference: 0.5 * 10 = 5); 0 skips the
             identity terms and their two generator forwards.
+        cycle_noise: Standard deviation (in ``[-1, 1]`` image units) of Gaussian noise added
+            to each translated image before it is translated back for the cycle term (the
+            adversarial term sees the clean image). A generator can otherwise satisfy the
+            cycle by hiding its input in a faint high-frequency signal (Chu et al. 2017,
+            "CycleGAN, a Master of Steganography") instead of keeping the scene's visible
+            structure; noise on that channel removes the shortcut (Bashkirova et al. 2019).
+            0 (reference) adds none and draws no random numbers.
         gan_mode: Adversarial objective: ``"lsgan"`` (reference), ``"vanilla"`` or ``"hinge"``.
         pool_size: Images per :class:`ImagePool` (0 disables the pools).
         epochs: Epochs at the full learning rate.
@@ -110,6 +117,7 @@ class TrainConfig:
     betas: tuple[float, float] = (0.5, 0.999)
     lambda_cycle: float = 10.0
     lambda_identity: float = 0.5
+    cycle_noise: float = 0.0
     gan_mode: GANMode = "lsgan"
     pool_size: int = 50
     epochs: int = 100
@@ -150,6 +158,9 @@ class TrainConfig:
                 f + name, getattr(self, name), expected="a finite float >= 0", ok=lambda v: v >= 0
             )
             setattr(self, name, value)
+        self.cycle_noise = check_float(
+            f + "cycle_noise", self.cycle_noise, expected="a finite float >= 0", ok=lambda v: v >= 0
+        )
         check_choice(f + "gan_mode", self.gan_mode, GAN_MODES)
         for name in ("pool_size", "epochs", "decay_epochs", "checkpoint_every", "keep_last"):
             check_int(f + name, getattr(self, name), 0)

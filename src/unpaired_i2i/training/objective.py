@@ -148,6 +148,13 @@ class CycleObjective:
             for_discriminator=for_discriminator,
         )
 
+    def _cycle_input(self, fake: torch.Tensor) -> torch.Tensor:
+        """``fake`` plus ``N(0, cycle_noise^2)`` noise, the input of the backward generator."""
+        std = self.config.cycle_noise
+        if std == 0:
+            return fake
+        return fake + std * torch.randn_like(fake)
+
     def generator_forward(
         self, real_x: torch.Tensor, real_y: torch.Tensor
     ) -> dict[str, torch.Tensor]:
@@ -158,13 +165,14 @@ class CycleObjective:
             real_y: Images of domain Y ``(N, C_y, H, W)`` in ``[-1, 1]``.
 
         Returns:
-            ``fake_y = g_xy(x)``, ``rec_x = g_yx(fake_y)``, ``fake_x = g_yx(y)``,
-            ``rec_y = g_xy(fake_x)``, and, unless ``lambda_identity == 0``,
-            ``idt_y = g_xy(y)`` and ``idt_x = g_yx(x)``. When both generators treat every
-            sample independently (:func:`~unpaired_i2i.training.speed.batch_independent`:
-            InstanceNorm or no norm, no BatchNorm) and ``x`` and ``y`` have one shape,
-            ``g_xy(x)`` and ``g_xy(y)`` run as one call on ``cat([x, y])`` (likewise
-            ``g_yx``): the same values up to rounding, in fewer, larger kernels.
+            ``fake_y = g_xy(x)``, ``rec_x = g_yx(fake_y)``, ``fake_x = g_yx(y)``, ``rec_y =
+            g_xy(fake_x)`` (with ``TrainConfig.cycle_noise``, ``rec_x`` and ``rec_y`` translate the
+            fakes plus Gaussian noise), and, unless ``lambda_identity == 0``, ``idt_y = g_xy(y)``
+            and ``idt_x = g_yx(x)``. When both generators treat every sample independently
+            (:func:`~unpaired_i2i.training.speed.batch_independent`: InstanceNorm or no norm, no
+            BatchNorm) and ``x`` and ``y`` have one shape, ``g_xy(x)`` and ``g_xy(y)`` run as one
+            call on ``cat([x, y])`` (likewise ``g_yx``): the same values up to rounding, in fewer,
+            larger kernels.
         """
         g_xy: nn.Module = self.networks.g_xy
         g_yx: nn.Module = self.networks.g_yx
@@ -176,8 +184,8 @@ class CycleObjective:
             n = real_x.shape[0]
             fake_y, idt_y = g_xy(xy).split(n)
             fake_x, idt_x = g_yx(yx).split(n)
-            rec_x: torch.Tensor = g_yx(fake_y)
-            rec_y: torch.Tensor = g_xy(fake_x)
+            rec_x: torch.Tensor = g_yx(self._cycle_input(fake_y))
+            rec_y: torch.Tensor = g_xy(self._cycle_input(fake_x))
             return {
                 "fake_y": fake_y,
                 "rec_x": rec_x,
@@ -187,9 +195,9 @@ class CycleObjective:
                 "idt_x": idt_x,
             }
         fake_y = g_xy(real_x)
-        rec_x = g_yx(fake_y)
+        rec_x = g_yx(self._cycle_input(fake_y))
         fake_x = g_yx(real_y)
-        rec_y = g_xy(fake_x)
+        rec_y = g_xy(self._cycle_input(fake_x))
         out = {"fake_y": fake_y, "rec_x": rec_x, "fake_x": fake_x, "rec_y": rec_y}
         if identity:
             out["idt_y"] = g_xy(real_y)
