@@ -10,6 +10,8 @@ Usage::
     python benchmarks/recipes.py time --candidates reference improved
     # the ablation table (Markdown) from OUT/runs.jsonl
     python benchmarks/recipes.py table
+    # L1 of predictors without a network (input, mean winter, a fitted colour map)
+    python benchmarks/recipes.py baselines
     # sample grids of runs saved with --save (test scenes; photos translated whole)
     python benchmarks/recipes.py grid --candidates reference improved --photos coffee.png
 
@@ -276,6 +278,46 @@ def _time(args: argparse.Namespace) -> None:
         f.write(json.dumps(record) + "\n")
 
 
+def _baselines(args: argparse.Namespace) -> None:
+    """Paired L1 of predictors that need no translation network, on validation and test.
+
+    ``identity`` returns the summer input; ``mean`` / ``median`` return the per-pixel mean /
+    median of the 200 training winter images whatever the input (a generator that ignores
+    its input can do no better than about these); ``affine colour oracle`` is the best
+    per-pixel affine colour map (3x3 + bias) fitted by least squares to the evaluated pairs
+    themselves, i.e. with the answers: what keeping the structure and changing only the
+    colours could reach.
+    """
+    import torch
+
+    from unpaired_i2i import UnpairedImageDataset
+
+    out = Path(args.out)
+    _, val, test = _season_data(out / "data", args.size)
+    # the training winters, resized and centre-cropped like the evaluated images (no jitter)
+    train = UnpairedImageDataset.from_root(
+        out / "data" / "seasons", "train", train=False, serial=True, size=args.size,
+        preprocess="resize_and_crop", multiple=4,
+    )  # fmt: skip
+    winter = torch.stack([train[i][1] for i in range(len(train))])
+    mean, median = winter.mean(0), winter.median(0).values
+    result: dict[str, dict[str, float]] = {}
+    for split, data in (("validation", val), ("test", test)):
+        xs = torch.stack([data[i][0] for i in range(len(data))])
+        ys = torch.stack([data[i][1] for i in range(len(data))])
+        pixels = xs.permute(0, 2, 3, 1).reshape(-1, 3).double()
+        design = torch.cat([pixels, torch.ones(len(pixels), 1, dtype=pixels.dtype)], 1)
+        target = ys.permute(0, 2, 3, 1).reshape(-1, 3).double()
+        fit = torch.linalg.lstsq(design, target).solution
+        result[split] = {
+            "identity": (ys - xs).abs().mean().item(),
+            "mean": (ys - mean).abs().mean().item(),
+            "median": (ys - median).abs().mean().item(),
+            "affine colour oracle": (design @ fit - target).abs().mean().item(),
+        }
+    print(json.dumps({"size": args.size, "paired_l1": result}, indent=1))
+
+
 def _table(args: argparse.Namespace) -> None:
     """Markdown: per candidate the mean over seeds, and each change against the reference."""
     out = Path(args.out)
@@ -403,7 +445,7 @@ def _grid(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("run", "queue", "time", "table", "grid"):
+    for name in ("run", "queue", "time", "table", "grid", "baselines"):
         p = sub.add_parser(name)
         p.add_argument("--out", default=str(DEFAULT_OUT))
         p.add_argument("--size", type=int, default=64)
@@ -433,7 +475,14 @@ def main() -> None:
             p.add_argument("--repeats", type=int, default=5)
             p.add_argument("--block", type=int, default=5, help="steps per timed block")
     args = parser.parse_args()
-    commands = {"run": _run, "queue": _queue, "time": _time, "table": _table, "grid": _grid}
+    commands = {
+        "run": _run,
+        "queue": _queue,
+        "time": _time,
+        "table": _table,
+        "grid": _grid,
+        "baselines": _baselines,
+    }
     commands[args.command](args)
 
 
