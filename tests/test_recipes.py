@@ -58,7 +58,7 @@ def test_reference_is_exactly_the_reference_defaults() -> None:
     assert sum(p.numel() for p in six.model.g_xy.parameters()) == 7_837_699
 
 
-def test_improved_is_the_reference_networks_with_a_warm_ema() -> None:
+def test_improved_is_the_reference_plus_ema_residual_generators_and_no_identity() -> None:
     spec = recipe("improved", n_blocks=6)
     reference = recipe("reference", n_blocks=6)
     assert spec.name == "improved" and set(RECIPES) == {"reference", "improved"}
@@ -66,19 +66,27 @@ def test_improved_is_the_reference_networks_with_a_warm_ema() -> None:
         (spec.model.g_xy, reference.model.g_xy),
         (spec.model.g_yx, reference.model.g_yx),
     ):
-        assert g.get_config() == ref.get_config()
+        # the reference layout and parameter count, predicting a change to the input
+        assert g.get_config() == {**ref.get_config(), "residual": True}
+        assert g.residual and not ref.residual
+        assert sum(p.numel() for p in g.parameters()) == 7_837_699
     for d, ref in ((spec.model.d_x, reference.model.d_x), (spec.model.d_y, reference.model.d_y)):
         assert d.get_config() == ref.get_config()
         assert sum(p.numel() for p in d.parameters()) == sum(p.numel() for p in ref.parameters())
-    # optimiser, losses, learning rates and schedule are the reference's
-    assert spec.config == TrainConfig()
+    # optimiser, losses, learning rates, pool and schedule are the reference's; no identity term
+    assert spec.config == TrainConfig(lambda_identity=0.0)
     (ema,) = spec.callbacks
     assert isinstance(ema, EMA)
     assert (ema.decay, ema.warmup, ema.every_n_steps, ema.start_step) == (0.999, True, 1, 0)
     assert dict(IMPROVED_RECIPE) == {
         "ema": 0.999,
         "ema_warmup": True,
+        "residual": True,
+        "lambda_identity": 0.0,
     }
+    # each part can be taken back by name
+    assert not recipe("improved", residual=False).model.g_xy.residual
+    assert recipe("improved", lambda_identity=0.5).config == TrainConfig()
 
 
 def test_overrides_reach_the_generators_discriminators_config_and_callbacks() -> None:
@@ -101,7 +109,9 @@ def test_overrides_reach_the_generators_discriminators_config_and_callbacks() ->
     assert (g["n_blocks"], g["base_channels"], g["upsampling"]) == (2, 8, "transpose")
     d = spec.model.d_y.get_config()
     assert (d["base_channels"], d["spectral_norm"]) == (16, True)
-    assert spec.config == TrainConfig(lr=1e-4, lr_d=4e-4, gan_mode="hinge", pool_size=0, seed=5)
+    assert spec.config == TrainConfig(
+        lr=1e-4, lr_d=4e-4, gan_mode="hinge", pool_size=0, seed=5, lambda_identity=0.0
+    )
     (ema,) = spec.callbacks
     assert isinstance(ema, EMA) and (ema.decay, ema.warmup) == (0.99, False)
     assert recipe("improved", ema=None).callbacks == []
@@ -289,7 +299,10 @@ def test_cli_recipe_flag_builds_the_recipe(tmp_path: Path, name: str) -> None:
     settings = json.loads((out / "run.json").read_text())["settings"]
     assert settings["recipe"] == name
     checkpoint = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
-    assert checkpoint["meta"]["model_config"]["g_xy"]["upsampling"] == "transpose"
+    generator = checkpoint["meta"]["model_config"]["g_xy"]
+    assert generator["upsampling"] == "transpose"
+    assert generator["residual"] is (name == "improved")
+    assert checkpoint["config"]["lambda_identity"] == (0.0 if name == "improved" else 0.5)
     callbacks = checkpoint.get("callbacks", {})
     if name == "improved":
         assert callbacks["EMA"]["warmup"] is True and callbacks["EMA"]["n_averaged"] == 3
@@ -297,9 +310,10 @@ def test_cli_recipe_flag_builds_the_recipe(tmp_path: Path, name: str) -> None:
         assert "EMA" not in callbacks
 
 
-def test_cli_ema_flag_overrides_the_recipe(tmp_path: Path) -> None:
+def test_cli_ema_and_identity_flags_override_the_recipe(tmp_path: Path) -> None:
     out = tmp_path / "r"
     args = ["train", "--demo", "--out", str(out), "--recipe", "improved", "--ema", "0"]
-    assert main([*args, *CLI_TINY]) == 0
+    assert main([*args, "--lambda-identity", "0.25", *CLI_TINY]) == 0
     checkpoint = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
     assert "EMA" not in checkpoint.get("callbacks", {})
+    assert checkpoint["config"]["lambda_identity"] == 0.25

@@ -33,6 +33,8 @@ RECIPES: tuple[RecipeName, ...] = ("reference", "improved")
 IMPROVED_RECIPE: Mapping[str, Any] = {
     "ema": 0.999,
     "ema_warmup": True,
+    "residual": True,
+    "lambda_identity": 0.0,
 }
 
 # Options of recipe() itself, besides generator options and TrainConfig fields.
@@ -88,11 +90,18 @@ def recipe(name: RecipeName | str, **overrides: Any) -> RecipeSpec:
 
     ``"reference"`` is the reference CycleGAN unchanged: ``CycleGAN.from_preset("cyclegan")``,
     ``TrainConfig()`` and no callbacks. ``"improved"`` is the reference with
-    :data:`IMPROVED_RECIPE` applied: an :class:`~unpaired_i2i.EMA` of the generators (decay
-    0.999 with warm-up), which :meth:`CycleTrainer.inference_generator` returns for evaluation
-    and export. The networks, optimiser, losses, learning rates and schedule are the
-    reference's, and so is the step time (the average costs about 0.2%). Other methods
-    measured (resize-convolution upsampling, spectral normalisation) are options here, e.g.
+    :data:`IMPROVED_RECIPE` applied:
+
+    * an :class:`~unpaired_i2i.EMA` of the generators (decay 0.999 with warm-up), which
+      :meth:`CycleTrainer.inference_generator` returns for evaluation and export;
+    * residual generators (``residual=True``: each predicts a change to its input, so the
+      scene's structure is kept from the first step);
+    * no identity term (``lambda_identity=0``: with residual generators it only held the
+      colours back; it also saves two of the six generator calls of a step).
+
+    The networks' parameters, optimiser, adversarial and cycle losses, learning rates, image
+    pool and schedule are the reference's. Other methods measured (resize-convolution
+    upsampling, spectral normalisation, cycle noise, ...) are options here, e.g.
     ``recipe("improved", upsampling="resize_conv")``; see the recipes guide.
 
     Overrides change the recipe's choices or add to them, by name:

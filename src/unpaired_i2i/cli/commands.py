@@ -319,8 +319,10 @@ def _run_training(
         overrides["base_channels"] = s["base_channels"]
     if s["d_base_channels"] is not None:
         overrides["d_base_channels"] = s["d_base_channels"]
-    if s["ema"] is not None:
-        overrides["ema"] = s["ema"]
+    # None: the recipe's own choice
+    for key in ("ema", "lambda_identity"):
+        if s[key] is not None:
+            overrides[key] = s[key]
     torch.manual_seed(args.seed)
     spec = recipe(
         s["recipe"],
@@ -329,7 +331,6 @@ def _run_training(
         epochs=s["epochs"],
         decay_epochs=s["decay_epochs"],
         pool_size=s["pool_size"],
-        lambda_identity=s["lambda_identity"],
         seed=args.seed,
         log_every=s["log_every"],
         amp=args.amp,

@@ -65,7 +65,7 @@ DEMO_DEFAULTS: dict[str, Any] = {
     "max_steps": None,
     "lr": 2e-4,
     "pool_size": 50,
-    "lambda_identity": 0.5,
+    "lambda_identity": None,
     "log_every": 25,
     "sample_every": 250,
     "checkpoint_every": 250,
@@ -91,7 +91,7 @@ DATA_DEFAULTS: dict[str, Any] = {
     "max_steps": None,
     "lr": 2e-4,
     "pool_size": 50,
-    "lambda_identity": 0.5,
+    "lambda_identity": None,
     "log_every": 100,
     "sample_every": 1000,
     "checkpoint_every": 1000,
@@ -244,9 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--recipe",
         choices=RECIPES,
-        help="what to start from: improved (the reference plus an EMA of the generators with "
-        "warm-up; lower paired L1 at equal steps and step time) or reference (the reference "
-        "CycleGAN exactly); the options below change it " + _by_source("recipe"),
+        help="what to start from: improved (the reference's networks as residual generators, "
+        "no identity term, an EMA of the generators with warm-up: lower paired L1 at equal "
+        "steps, shorter steps) or reference (the reference CycleGAN exactly); the options "
+        "below change it " + _by_source("recipe"),
     )
     train.add_argument(
         "--preset",
@@ -341,8 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--lambda-identity",
         type=_non_negative_float,
-        help="weight of the identity loss relative to the cycle loss (0: off) "
-        + _by_source("lambda_identity"),
+        help="weight of the identity loss relative to the cycle loss (0: off) (default: the "
+        "recipe's: 0.5 for reference, 0 for improved)",
     )
     train.add_argument(
         "--ema",
