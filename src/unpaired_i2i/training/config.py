@@ -153,14 +153,11 @@ class TrainConfig:
         ):
             raise ValueError(f"{f}betas must be a pair of floats in [0, 1); got {betas!r}")
         self.betas = (float(betas[0]), float(betas[1]))
-        for name in ("lambda_cycle", "lambda_identity"):
+        for name in ("lambda_cycle", "lambda_identity", "cycle_noise"):
             value = check_float(
                 f + name, getattr(self, name), expected="a finite float >= 0", ok=lambda v: v >= 0
             )
             setattr(self, name, value)
-        self.cycle_noise = check_float(
-            f + "cycle_noise", self.cycle_noise, expected="a finite float >= 0", ok=lambda v: v >= 0
-        )
         check_choice(f + "gan_mode", self.gan_mode, GAN_MODES)
         for name in ("pool_size", "epochs", "decay_epochs", "checkpoint_every", "keep_last"):
             check_int(f + name, getattr(self, name), 0)
