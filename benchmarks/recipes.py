@@ -71,6 +71,10 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
     def improved(seed: int, over: dict[str, Any]) -> Any:
         return recipe("improved", seed=seed, **over)
 
+    def imp(**fields: Any) -> Callable[[int, dict[str, Any]], Any]:
+        # ref+ema+residual+no_identity: the improved recipe as of 511c7cb, spelled out
+        return ref_ema(**{"residual": True, "lambda_identity": 0.0, **fields})
+
     return {
         "reference": ref(),
         "improved": improved,
@@ -99,7 +103,41 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         "ref+ema+cycle_noise": ref_ema(cycle_noise=0.1),
         "ref+ema+lr2x": ref_ema(lr=4e-4),
         "ref+ema+d_layers2": ref_ema(discriminator_overrides={"n_layers": 2}),
+        # ref+ema+residual+no_identity (= improved as of 511c7cb) plus one more method
+        "ref+ema+residual+no_identity+lr2x": imp(lr=4e-4),
+        "ref+ema+residual+no_identity+ttur": imp(lr_d=8e-4),
+        "ref+ema+residual+no_identity+cycle5": imp(lambda_cycle=5.0),
+        "ref+ema+residual+no_identity+hinge": imp(gan_mode="hinge"),
+        "ref+ema+residual+no_identity+no_pool": imp(pool_size=0),
+        "ref+ema+residual+no_identity+up_kernel4": imp(up_kernel_size=4),
+        "ref+ema+residual+identity0.1": imp(lambda_identity=0.1),
+        "ref+ema+residual+no_identity+d_layers2": imp(discriminator_overrides={"n_layers": 2}),
+        # issue 11's quality parity: the improved recipe in bfloat16 / compiled, same steps
+        "improved@bf16": lambda seed, over: recipe("improved", seed=seed, amp="bf16", **over),
+        "improved@compile": lambda seed, over: recipe("improved", seed=seed, compile=True, **over),
     }
+
+
+def _setting(size: int, n_blocks: int, width: int | None) -> str:
+    """``"64"`` for the protocol's network (6 blocks, the preset's width), else e.g.
+    ``"64/b3/w16"``: the size column of the table and the tag of saved weights."""
+    tag = str(size)
+    if n_blocks != 6:
+        tag += f"/b{n_blocks}"
+    if width not in (None, 64):
+        tag += f"/w{width}"
+    return tag
+
+
+def _record_setting(r: dict[str, Any]) -> str:
+    return _setting(r["size"], r["n_blocks"], r["generator"]["base_channels"])
+
+
+def _model_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    over: dict[str, Any] = {"n_blocks": args.n_blocks}
+    if args.width is not None:
+        over |= {"base_channels": args.width, "d_base_channels": args.width}
+    return over
 
 
 def _season_data(root: Path, size: int) -> tuple[Any, Any, Any]:
@@ -127,28 +165,56 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     import torch
     from torch.utils.data import DataLoader
 
-    from unpaired_i2i import CycleTrainer, evaluate_paired
+    from unpaired_i2i import EMA, CycleTrainer, evaluate_paired
 
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     train, val, test = _season_data(out / "data", args.size)
-    over: dict[str, Any] = {"n_blocks": args.n_blocks}
+    over = _model_overrides(args)
     torch.manual_seed(args.seed)
     spec = _candidates()[args.candidate](args.seed, over)
-    trainer = CycleTrainer(spec.model, spec.config, callbacks=spec.callbacks, device=args.device)
+
+    # extra EMAs that only read the weights (no randomness, no effect on training); removed
+    # before the candidate's generator is picked. With warm-up, an EMA's decay after n updates
+    # is min(decay, (1 + n) / (10 + n)): 0.991 at n = 1000, so decays above that are all alike
+    class ShadowEMA(EMA):
+        @property
+        def state_key(self) -> str:
+            return f"ShadowEMA{self.decay:g}"
+
+    shadows = [ShadowEMA(d, warmup=True) for d in args.shadow_ema]
+    trainer = CycleTrainer(
+        spec.model, spec.config, callbacks=[*shadows, *spec.callbacks], device=args.device
+    )
     loader = DataLoader(train, batch_size=1, shuffle=True, drop_last=True)
     t0 = time.perf_counter()
     trainer.fit(loader, max_steps=args.steps)
     seconds = time.perf_counter() - t0
+    # the candidate's own generator: what inference_generator returns without the shadows
+    trainer.callbacks = [cb for cb in trainer.callbacks if all(cb is not s for s in shadows)]
     generator = trainer.inference_generator("xy")
     scores = {
         "validation": evaluate_paired(generator, val),
         "test": evaluate_paired(generator, test),
     }
+    # the same run's other generators: the trained one and the shadow averages
+    others = {"raw": spec.model.g_xy} | {
+        f"ema{cb.decay:g}": cb.inference_generator(trainer, "xy") for cb in shadows
+    }
+    shadow_scores = {
+        name: {
+            f"{split}_{k}": v
+            for split, data in (("validation", val), ("test", test))
+            for k, v in evaluate_paired(g, data).items()
+        }
+        for name, g in others.items()
+        if g is not None
+    }
     if args.save:
         weights = out / "weights"
         weights.mkdir(parents=True, exist_ok=True)
-        name = f"{args.candidate}_s{args.seed}_{args.size}.pt"
+        tag = _setting(args.size, args.n_blocks, args.width).replace("/", "_")
+        name = f"{args.candidate}_s{args.seed}_{tag}.pt"
         torch.save({k: v.cpu() for k, v in generator.state_dict().items()}, weights / name)
     record = {
         "candidate": args.candidate,
@@ -163,6 +229,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         "callbacks": [repr(cb) for cb in spec.callbacks],
         "generator": spec.model.g_xy.get_config(),
         **{f"{split}_{k}": v for split, s in scores.items() for k, v in s.items()},
+        "shadows": shadow_scores,
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "torch": torch.__version__,
     }
@@ -178,14 +245,14 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     return record
 
 
-def _done(out: Path) -> set[tuple[str, int, int, int, int]]:
+def _done(out: Path) -> set[tuple[str, int, str, int]]:
     path = out / "runs.jsonl"
     if not path.is_file():
         return set()
     keys = set()
     for line in path.read_text().splitlines():
         r = json.loads(line)
-        keys.add((r["candidate"], r["seed"], r["size"], r["n_blocks"], r["steps"]))
+        keys.add((r["candidate"], r["seed"], _record_setting(r), r["steps"]))
     return keys
 
 
@@ -193,7 +260,7 @@ def _queue(args: argparse.Namespace) -> None:
     out = Path(args.out)
     for seed in args.seeds:
         for candidate in args.candidates:
-            key = (candidate, seed, args.size, args.n_blocks, args.steps)
+            key = (candidate, seed, _setting(args.size, args.n_blocks, args.width), args.steps)
             if key in _done(out):
                 print(f"skip {key} (in runs.jsonl)", flush=True)
                 continue
@@ -209,7 +276,11 @@ def _queue(args: argparse.Namespace) -> None:
                 f"--threads={args.threads}",
                 f"--device={args.device}",
                 f"--out={out}",
-            ] + (["--save"] if args.save else [])
+            ]
+            if args.width is not None:
+                cmd.append(f"--width={args.width}")
+            if args.save:
+                cmd.append("--save")
             subprocess.run(cmd, check=True)
 
 
@@ -224,7 +295,7 @@ def _time(args: argparse.Namespace) -> None:
     trainers = {}
     for name in args.candidates:
         torch.manual_seed(0)
-        spec = _candidates()[name](0, {"n_blocks": args.n_blocks})
+        spec = _candidates()[name](0, _model_overrides(args))
         trainers[name] = CycleTrainer(spec.model, spec.config, callbacks=spec.callbacks)
     gen = torch.Generator().manual_seed(0)
     batch = [torch.rand(1, 3, args.size, args.size, generator=gen) * 2 - 1 for _ in range(2)]
@@ -268,6 +339,7 @@ def _time(args: argparse.Namespace) -> None:
     record = {
         "size": args.size,
         "n_blocks": args.n_blocks,
+        "width": args.width,
         "threads": args.threads,
         "repeats": args.repeats,
         "block": args.block,
@@ -321,20 +393,21 @@ def _baselines(args: argparse.Namespace) -> None:
 def _table(args: argparse.Namespace) -> None:
     """Markdown: per candidate the mean over seeds, and each change against the reference."""
     out = Path(args.out)
-    rows: dict[tuple[str, int, int], list[dict[str, Any]]] = {}
+    rows: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
     for line in (out / "runs.jsonl").read_text().splitlines():
         r = json.loads(line)
-        rows.setdefault((r["candidate"], r["size"], r["steps"]), []).append(r)
-    ratios: dict[tuple[str, int], float] = {}
+        rows.setdefault((r["candidate"], _record_setting(r), r["steps"]), []).append(r)
+    ratios: dict[tuple[str, str], float] = {}
     timing = out / "timing.jsonl"
     if timing.is_file():
         for line in timing.read_text().splitlines():
             t = json.loads(line)
             for name, result in t["results"].items():
-                ratios[(name, t["size"])] = result["ratio_to_first"]
+                setting = _setting(t["size"], t["n_blocks"], t.get("width"))
+                ratios[(name, setting)] = result["ratio_to_first"]
 
     def mean(runs: list[dict[str, Any]], key: str) -> float:
-        return statistics.mean(r[key] for r in runs)
+        return float(statistics.mean(r[key] for r in runs))
 
     def change(value: float, base: list[dict[str, Any]] | None, key: str) -> str:
         return f"{(value / mean(base, key) - 1) * 100:+.1f}%" if base else ""
@@ -353,19 +426,19 @@ def _table(args: argparse.Namespace) -> None:
     table: list[list[str]] = []
     order = {name: i for i, name in enumerate(_candidates())}
 
-    def key(item: tuple[tuple[str, int, int], Any]) -> tuple[int, int, str]:
-        (cand, size, _), _ = item
-        return size, order.get(cand, len(order)), cand
+    def key(item: tuple[tuple[str, str, int], Any]) -> tuple[str, int, str]:
+        (cand, setting, _), _ = item
+        return setting, order.get(cand, len(order)), cand
 
-    for (cand, size, steps), runs in sorted(rows.items(), key=key):
-        base = rows.get(("reference", size, steps))
+    for (cand, setting, steps), runs in sorted(rows.items(), key=key):
+        base = rows.get(("reference", setting, steps))
         val, test = mean(runs, "validation_l1"), mean(runs, "test_l1")
         seeds = ", ".join(f"{r['test_l1']:.4f}" for r in sorted(runs, key=lambda r: r["seed"]))
-        ratio = ratios.get((cand, size))
+        ratio = ratios.get((cand, setting))
         table.append(
             [
                 cand,
-                str(size),
+                setting,
                 str(len(runs)),
                 f"{val:.4f}",
                 change(val, base, "validation_l1"),
@@ -386,7 +459,7 @@ def _table(args: argparse.Namespace) -> None:
         print("| " + " | ".join(row) + " |")
 
 
-def _load_generator(out: Path, candidate: str, seed: int, size: int) -> Any:
+def _load_generator(out: Path, candidate: str, seed: int, setting: str) -> Any:
     import torch
 
     from unpaired_i2i import ResnetGenerator
@@ -395,10 +468,12 @@ def _load_generator(out: Path, candidate: str, seed: int, size: int) -> Any:
         json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines() if line.strip()
     ]
     record = [
-        r for r in records if (r["candidate"], r["seed"], r["size"]) == (candidate, seed, size)
+        r
+        for r in records
+        if (r["candidate"], r["seed"], _record_setting(r)) == (candidate, seed, setting)
     ][-1]  # the latest run of that name
     generator = ResnetGenerator(**record["generator"])
-    weights = out / "weights" / f"{candidate}_s{seed}_{size}.pt"
+    weights = out / "weights" / f"{candidate}_s{seed}_{setting.replace('/', '_')}.pt"
     generator.load_state_dict(torch.load(weights, weights_only=True, map_location="cpu"))
     return generator.eval()
 
@@ -417,7 +492,8 @@ def _grid(args: argparse.Namespace) -> None:
 
     out = Path(args.out)
     _, _, test = _season_data(out / "data", args.size)
-    generators = [_load_generator(out, c, args.seed, args.size) for c in args.candidates]
+    setting = _setting(args.size, args.n_blocks, args.width)
+    generators = [_load_generator(out, c, args.seed, setting) for c in args.candidates]
     rows = []
     with torch.inference_mode():
         for i in args.scenes:
@@ -450,6 +526,7 @@ def main() -> None:
         p.add_argument("--out", default=str(DEFAULT_OUT))
         p.add_argument("--size", type=int, default=64)
         p.add_argument("--n-blocks", type=int, default=6)
+        p.add_argument("--width", type=int, default=None, help="channels of all four networks")
         p.add_argument("--steps", type=int, default=1000)
         p.add_argument("--threads", type=int, default=2)
         p.add_argument("--save", action="store_true", help="keep the X->Y generator weights")
@@ -457,6 +534,10 @@ def main() -> None:
         if name == "run":
             p.add_argument("--candidate", required=True)
             p.add_argument("--seed", type=int, default=0)
+            p.add_argument(
+                "--shadow-ema", type=float, nargs="*", default=[0.95, 0.98],
+                help="also score warm EMAs of these decays (they do not change the training)",
+            )  # fmt: skip
         if name in ("queue", "time"):
             p.add_argument("--candidates", nargs="+", default=["reference", "improved"])
         if name == "queue":
