@@ -180,9 +180,17 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     class ShadowEMA(EMA):
         @property
         def state_key(self) -> str:
-            return f"ShadowEMA{self.decay:g}"
+            return f"Shadow{self.name}"
 
-    shadows = [ShadowEMA(d, warmup=True) for d in args.shadow_ema]
+        @property
+        def name(self) -> str:
+            return f"ema{self.decay:g}" + (
+                f"_p{self.warmup_power:g}" if self.warmup_power != 8.0 else ""
+            )
+
+    shadows = [ShadowEMA(d, warmup=True) for d in args.shadow_ema] + [
+        ShadowEMA(0.999, warmup=True, warmup_power=p) for p in args.shadow_power
+    ]
     trainer = CycleTrainer(
         spec.model, spec.config, callbacks=[*shadows, *spec.callbacks], device=args.device
     )
@@ -199,7 +207,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     }
     # the same run's other generators: the trained one and the shadow averages
     others = {"raw": spec.model.g_xy} | {
-        f"ema{cb.decay:g}": cb.inference_generator(trainer, "xy") for cb in shadows
+        cb.name: cb.inference_generator(trainer, "xy") for cb in shadows
     }
     shadow_scores = {
         name: {
@@ -535,8 +543,12 @@ def main() -> None:
             p.add_argument("--candidate", required=True)
             p.add_argument("--seed", type=int, default=0)
             p.add_argument(
-                "--shadow-ema", type=float, nargs="*", default=[0.95, 0.98],
+                "--shadow-ema", type=float, nargs="*", default=[0.98],
                 help="also score warm EMAs of these decays (they do not change the training)",
+            )  # fmt: skip
+            p.add_argument(
+                "--shadow-power", type=float, nargs="*", default=[0.0, 1.0, 2.0, 4.0],
+                help="also score EMAs (0.999) warmed up with these warmup_power values",
             )  # fmt: skip
         if name in ("queue", "time"):
             p.add_argument("--candidates", nargs="+", default=["reference", "improved"])

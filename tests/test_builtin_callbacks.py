@@ -534,6 +534,7 @@ def test_ema_checkpoint_layout_loads_into_plain_generators(tmp_path: Path) -> No
         "n_averaged",
         "start_step",
         "warmup",
+        "warmup_power",
     ]
     assert state["n_averaged"] == 3 and state["decay"] == 0.8
     for name in ("g_xy", "g_yx"):
@@ -670,6 +671,7 @@ def test_ema_schedule_and_state_before_fit() -> None:
         "every_n_steps": 2,
         "start_step": 2,
         "warmup": False,
+        "warmup_power": 8.0,
     }
     with pytest.raises(RuntimeError, match="EMA has no averaged generators yet"):
         ema.generator_xy  # noqa: B018

@@ -213,6 +213,33 @@ def test_ema_warmup_follows_the_decay_schedule() -> None:
     assert repr(ema) == "EMA(decay=0.9, every_n_steps=1, start_step=0, warmup=True)"
 
 
+@pytest.mark.parametrize("power", [0.0, 1.0, 2.5])
+def test_ema_warmup_power_sets_the_ramp(power: float) -> None:
+    spec = recipe("reference", **TINY)
+    trainer = spec.trainer(device="cpu")
+    ema = EMA(0.999, warmup=True, warmup_power=power)
+    ema.on_fit_start(trainer)
+    param = next(spec.model.g_xy.parameters())
+    values = [1.0, 3.0, -2.0, 5.0, 0.5, 2.0]
+    for value in values:
+        with torch.no_grad():
+            param.fill_(value)
+        ema.update()
+    averaged = next(ema.generator_xy.parameters()).double()
+    # the n-th update (n before it) uses (1 + n) / (2 + power + n)
+    expected = values[0]
+    for n, value in enumerate(values[1:], start=1):
+        decay = (1 + n) / (2 + power + n)
+        expected = decay * expected + (1 - decay) * value
+    if power == 0.0:  # about the plain mean: the first weights count twice
+        assert abs(expected - (sum(values) + values[0]) / (len(values) + 1)) < 1e-12
+    torch.testing.assert_close(averaged, torch.full_like(averaged, expected), rtol=1e-6, atol=1e-6)
+    assert ema.state_dict()["warmup_power"] == power
+    assert repr(ema).endswith(f"warmup=True, warmup_power={power:g})")
+    with pytest.raises(ValueError, match="EMA warmup_power must be a float >= 0; got -1"):
+        EMA(0.9, warmup=True, warmup_power=-1)
+
+
 def test_ema_without_warmup_keeps_the_fixed_decay() -> None:
     spec = recipe("reference", **TINY)
     trainer = spec.trainer(device="cpu")

@@ -25,14 +25,19 @@ class EMA(Callback):
     At every ``every_n_steps``-th step after ``start_step`` the averages are updated,
     ``w_ema = decay * w_ema + (1 - decay) * w`` for every parameter and buffer; the first
     update copies the weights. With ``warmup=True`` the ``n``-th update (``n`` updates before
-    it) uses ``min(decay, (1 + n) / (10 + n))`` instead (the schedule of TensorFlow's
-    ``ExponentialMovingAverage`` with ``num_updates``): the average forgets the first, untrained
-    weights quickly and reaches ``decay`` after about ``9 / (1 - decay)`` updates, so a short
-    run is not dominated by its initial weights (at 0.999 without warm-up, the weights of the
-    first step still make up 37% of the average 1000 steps later). The averages are
-    :class:`torch.optim.swa_utils.AveragedModel` instances (``get_ema_multi_avg_fn(decay)``,
-    ``use_buffers=True``) created from the trainer's generators when ``fit`` starts or a
-    checkpoint is loaded, in eval mode and without gradients. The update applies the same EMA
+    it) uses ``min(decay, (1 + n) / (2 + warmup_power + n))`` instead: the average forgets the
+    first, untrained weights quickly, so a short run is not dominated by its initial weights
+    (at 0.999 without warm-up, the weights of the first step still make up 37% of the average
+    1000 steps later). Until ``decay`` is reached, the weights of update ``i`` count in the
+    average about in proportion to ``i ** warmup_power`` (the power-function EMA of Karras et
+    al. 2024): the default 8 is the schedule of TensorFlow's ``ExponentialMovingAverage`` with
+    ``num_updates``, ``(1 + n) / (10 + n)``, which averages about the last ninth of the updates
+    and reaches ``decay`` after about ``9 / (1 - decay)`` of them; a smaller power averages a
+    longer stretch (0: about the plain mean of all updates so far, the first counted twice).
+    The averages are :class:`torch.optim.swa_utils.AveragedModel` instances
+    (``get_ema_multi_avg_fn(decay)``, ``use_buffers=True``) created from the trainer's
+    generators when ``fit`` starts or a checkpoint is loaded, in eval mode and without
+    gradients. The update applies the same EMA
     function to the same tensors as ``AveragedModel.update_parameters`` but keeps the averaging
     count on the host, so it never waits for the device.
 
@@ -49,12 +54,13 @@ class EMA(Callback):
         decay: Weight of the old average, in ``(0, 1)``.
         every_n_steps: Update every this many steps.
         start_step: Update only after this step (the first update copies the weights).
-        warmup: Ramp the decay up from 0.1 (see above) instead of using ``decay`` from the
-            second update on.
+        warmup: Ramp the decay up (see above) instead of using ``decay`` from the second
+            update on.
+        warmup_power: The ramp's power, ``>= 0`` (see above; only used with ``warmup``).
 
     Raises:
-        ValueError: ``decay`` outside ``(0, 1)``, ``every_n_steps`` below 1 or
-            ``start_step`` below 0.
+        ValueError: ``decay`` outside ``(0, 1)``, ``every_n_steps`` below 1,
+            ``start_step`` below 0 or ``warmup_power`` below 0.
 
     Example:
         >>> ema = EMA(0.99, every_n_steps=2)
@@ -69,6 +75,7 @@ class EMA(Callback):
         every_n_steps: int = 1,
         start_step: int = 0,
         warmup: bool = False,
+        warmup_power: float = 8.0,
     ) -> None:
         self.decay = check_float(
             "EMA decay", decay, expected="a float in (0, 1)", ok=lambda v: 0.0 < v < 1.0
@@ -76,6 +83,9 @@ class EMA(Callback):
         self.every_n_steps = check_int("EMA every_n_steps", every_n_steps, 1)
         self.start_step = check_int("EMA start_step", start_step, 0)
         self.warmup = check_bool("EMA warmup", warmup)
+        self.warmup_power = check_float(
+            "EMA warmup_power", warmup_power, expected="a float >= 0", ok=lambda v: v >= 0.0
+        )
         self._avg_fn: Callable[..., None] = get_ema_multi_avg_fn(self.decay)  # type: ignore[no-untyped-call]
         self._averaged: tuple[AveragedModel, AveragedModel] | None = None
         self._sources: tuple[nn.Module, nn.Module] | None = None
@@ -84,7 +94,8 @@ class EMA(Callback):
     def __repr__(self) -> str:
         return (
             f"EMA(decay={self.decay}, every_n_steps={self.every_n_steps}, "
-            f"start_step={self.start_step}, warmup={self.warmup})"
+            f"start_step={self.start_step}, warmup={self.warmup}"
+            + (f", warmup_power={self.warmup_power:g})" if self.warmup_power != 8.0 else ")")
         )
 
     @property
@@ -136,6 +147,7 @@ class EMA(Callback):
             "every_n_steps": self.every_n_steps,
             "start_step": self.start_step,
             "warmup": self.warmup,
+            "warmup_power": self.warmup_power,
         }
 
     def state_dict(self) -> dict[str, Any]:
@@ -237,7 +249,7 @@ class EMA(Callback):
                 avg_fn = self._avg_fn
                 if self.warmup:
                     n = int(averaged.n_averaged)
-                    decay = min(self.decay, (1 + n) / (10 + n))
+                    decay = min(self.decay, (1 + n) / (2 + self.warmup_power + n))
                     avg_fn = get_ema_multi_avg_fn(decay)  # type: ignore[no-untyped-call]
                 for ema_list, live_list in groups.values():
                     avg_fn(ema_list, live_list, averaged.n_averaged)
