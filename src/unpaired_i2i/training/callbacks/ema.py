@@ -37,9 +37,9 @@ class EMA(Callback):
     The averages are :class:`torch.optim.swa_utils.AveragedModel` instances
     (``get_ema_multi_avg_fn(decay)``, ``use_buffers=True``) created from the trainer's
     generators when ``fit`` starts or a checkpoint is loaded, in eval mode and without
-    gradients. The update applies the same EMA
-    function to the same tensors as ``AveragedModel.update_parameters`` but keeps the averaging
-    count on the host, so it never waits for the device.
+    gradients. The update applies the same EMA function to the same tensors as
+    ``AveragedModel.update_parameters`` but keeps the averaging count on the host, so it never
+    waits for the device.
 
     Its state (``state_key`` ``"EMA"``) travels in checkpoints, so a resumed run continues the
     same average (bitwise, on the CPU). A checkpoint then holds, under
