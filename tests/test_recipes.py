@@ -118,6 +118,8 @@ def test_overrides_reach_the_generators_discriminators_config_and_callbacks() ->
     assert recipe("improved", ema=0).callbacks == []
     (added,) = recipe("reference", ema=0.9).callbacks
     assert isinstance(added, EMA) and added.decay == 0.9
+    (ramped,) = recipe("reference", ema=0.9, ema_warmup=True, ema_warmup_power=2).callbacks
+    assert isinstance(ramped, EMA) and (ramped.warmup, ramped.warmup_power) == (True, 2.0)
     basic = recipe("reference", preset="basic", discriminator_overrides={"n_layers": 2})
     assert basic.model.d_x.get_config()["n_layers"] == 2
     assert basic.model.g_xy.get_config()["norm"] == "batch"

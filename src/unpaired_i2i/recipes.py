@@ -45,6 +45,7 @@ _RECIPE_KEYS = (
     "spectral_norm",
     "ema",
     "ema_warmup",
+    "ema_warmup_power",
 )
 
 
@@ -114,7 +115,8 @@ def recipe(name: RecipeName | str, **overrides: Any) -> RecipeSpec:
     * every :class:`TrainConfig` field (``lr``, ``lr_d``, ``gan_mode``, ``pool_size``,
       ``seed``, ``epochs``, ...);
     * ``ema``: the EMA decay (``None`` or ``0`` removes the EMA callback; a float adds or
-      changes it) and ``ema_warmup`` (bool).
+      changes it), ``ema_warmup`` (bool) and ``ema_warmup_power`` (the warm-up ramp's power,
+      see :class:`~unpaired_i2i.EMA`).
 
     Args:
         name: ``"reference"`` or ``"improved"``.
@@ -159,6 +161,7 @@ def recipe(name: RecipeName | str, **overrides: Any) -> RecipeSpec:
             d_over[key] = options.pop(short)
     ema = options.pop("ema", None)
     ema_warmup = options.pop("ema_warmup", False)
+    ema_power = options.pop("ema_warmup_power", 8.0)
     config = TrainConfig(**{k: options.pop(k) for k in config_keys if k in options})
     generator = {k: options.pop(k) for k in generator_keys if k in options}
     assert not options, options
@@ -166,5 +169,5 @@ def recipe(name: RecipeName | str, **overrides: Any) -> RecipeSpec:
 
     callbacks: list[Callback] = []
     if ema is not None and ema != 0:
-        callbacks.append(EMA(ema, warmup=ema_warmup))
+        callbacks.append(EMA(ema, warmup=ema_warmup, warmup_power=ema_power))
     return RecipeSpec(name=name, model=model, config=config, callbacks=callbacks)
