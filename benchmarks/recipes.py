@@ -423,10 +423,10 @@ def _table(args: argparse.Namespace) -> None:
     header = [
         "candidate",
         "size",
-        "seeds",
+        "runs",
         "val L1",
         "val vs ref",
-        "test L1 (per seed)",
+        "test L1 (per run: seed/threads)",
         "test vs ref",
         "test SSIM",
         "step time vs ref",
@@ -441,7 +441,10 @@ def _table(args: argparse.Namespace) -> None:
     for (cand, setting, steps), runs in sorted(rows.items(), key=key):
         base = rows.get(("reference", setting, steps))
         val, test = mean(runs, "validation_l1"), mean(runs, "test_l1")
-        seeds = ", ".join(f"{r['test_l1']:.4f}" for r in sorted(runs, key=lambda r: r["seed"]))
+        seeds = ", ".join(
+            f"s{r['seed']}/{r['threads']}t {r['test_l1']:.4f}"
+            for r in sorted(runs, key=lambda r: (r["seed"], r["threads"]))
+        )
         ratio = ratios.get((cand, setting))
         table.append(
             [
