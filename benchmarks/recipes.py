@@ -66,17 +66,17 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
 
     ema = {"ema": 0.999, "ema_warmup": True}
 
-    def ref(**fields: Any) -> Callable[[int, dict[str, Any]], Any]:
+    def of(name: str, **fields: Any) -> Callable[[int, dict[str, Any]], Any]:
         def build(seed: int, over: dict[str, Any]) -> Any:
-            return recipe("reference", seed=seed, **over, **fields)
+            return recipe(name, seed=seed, **over, **fields)
 
         return build
 
+    def ref(**fields: Any) -> Callable[[int, dict[str, Any]], Any]:
+        return of("reference", **fields)
+
     def ref_ema(**fields: Any) -> Callable[[int, dict[str, Any]], Any]:
         return ref(**ema, **fields)
-
-    def improved(seed: int, over: dict[str, Any]) -> Any:
-        return recipe("improved", seed=seed, **over)
 
     def imp(**fields: Any) -> Callable[[int, dict[str, Any]], Any]:
         # ref+ema+residual+no_identity: the improved recipe as of 511c7cb, spelled out
@@ -84,7 +84,7 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
 
     return {
         "reference": ref(),
-        "improved": improved,
+        "improved": of("improved"),
         # the reference plus one method
         "ref+ema": ref_ema(),
         "ref+residual": ref(residual=True),
@@ -120,8 +120,8 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         "ref+ema+residual+identity0.1": imp(lambda_identity=0.1),
         "ref+ema+residual+no_identity+d_layers2": imp(discriminator_overrides={"n_layers": 2}),
         # issue 11's quality parity: the improved recipe in bfloat16 / compiled, same steps
-        "improved@bf16": lambda seed, over: recipe("improved", seed=seed, amp="bf16", **over),
-        "improved@compile": lambda seed, over: recipe("improved", seed=seed, compile=True, **over),
+        "improved@bf16": of("improved", amp="bf16"),
+        "improved@compile": of("improved", compile=True),
     }
 
 
@@ -208,22 +208,22 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     # the candidate's own generator: what inference_generator returns without the shadows
     trainer.callbacks = [cb for cb in trainer.callbacks if all(cb is not s for s in shadows)]
     generator = trainer.inference_generator("xy")
-    scores = {
-        "validation": evaluate_paired(generator, val),
-        "test": evaluate_paired(generator, test),
-    }
+
+    def score(g: Any) -> dict[str, float]:
+        """``validation_l1``, ``test_ssim``, ...: evaluate_paired on both splits."""
+        return {
+            f"{split}_{k}": v
+            for split, data in (("validation", val), ("test", test))
+            for k, v in evaluate_paired(g, data).items()
+        }
+
+    scores = score(generator)
     # the same run's other generators: the trained one and the shadow averages
     others = {"raw": spec.model.g_xy} | {
         cb.name: cb.inference_generator(trainer, "xy") for cb in shadows
     }
     shadow_scores = {
-        name: {
-            f"{split}_{k}": v
-            for split, data in (("validation", val), ("test", test))
-            for k, v in evaluate_paired(g, data).items()
-        }
-        for name, g in others.items()
-        if g is not None
+        name: scores if g is generator else score(g) for name, g in others.items() if g is not None
     }
     if args.save:
         weights = out / "weights"
@@ -243,7 +243,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         "config": spec.config.to_dict(),
         "callbacks": [repr(cb) for cb in spec.callbacks],
         "generator": spec.model.g_xy.get_config(),
-        **{f"{split}_{k}": v for split, s in scores.items() for k, v in s.items()},
+        **scores,
         "shadows": shadow_scores,
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "torch": torch.__version__,

@@ -160,8 +160,12 @@ def recipe(name: RecipeName | str, **overrides: Any) -> RecipeSpec:
         if short in options:
             d_over[key] = options.pop(short)
     ema = options.pop("ema", None)
-    ema_warmup = options.pop("ema_warmup", False)
-    ema_power = options.pop("ema_warmup_power", 8.0)
+    # ema_warmup -> EMA(warmup=...), ema_warmup_power -> EMA(warmup_power=...); else EMA's defaults
+    ema_options = {
+        key.removeprefix("ema_"): options.pop(key)
+        for key in ("ema_warmup", "ema_warmup_power")
+        if key in options
+    }
     config = TrainConfig(**{k: options.pop(k) for k in config_keys if k in options})
     generator = {k: options.pop(k) for k in generator_keys if k in options}
     assert not options, options
@@ -169,5 +173,5 @@ def recipe(name: RecipeName | str, **overrides: Any) -> RecipeSpec:
 
     callbacks: list[Callback] = []
     if ema is not None and ema != 0:
-        callbacks.append(EMA(ema, warmup=ema_warmup, warmup_power=ema_power))
+        callbacks.append(EMA(ema, **ema_options))
     return RecipeSpec(name=name, model=model, config=config, callbacks=callbacks)
