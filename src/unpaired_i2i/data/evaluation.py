@@ -199,6 +199,20 @@ def _default_device(module: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
+def _in_order(data: Dataset[Any] | Iterable[Any], batch_size: int) -> Iterable[Any]:
+    """A Dataset's items in order, batched without workers; any other iterable as it is.
+
+    The DataLoader gets a generator of its own: a DataLoader draws a seed from its generator
+    each time it is iterated, and drawing from the global RNG would make a run that evaluates
+    during training diverge from one that does not.
+    """
+    if isinstance(data, Dataset):
+        return DataLoader(
+            data, batch_size=batch_size, shuffle=False, num_workers=0, generator=torch.Generator()
+        )
+    return data
+
+
 def evaluate_paired(
     generator: nn.Module,
     data: Dataset[Any] | Iterable[Any],
@@ -216,7 +230,9 @@ def evaluate_paired(
     prediction: the baseline a useful generator must beat.
 
     The generator runs under :func:`torch.inference_mode` in eval mode; the train/eval mode of
-    every submodule is restored afterwards, also when an error is raised.
+    every submodule is restored afterwards, also when an error is raised. A Dataset is read
+    without touching the global RNG, so calling this during training (e.g. from a callback)
+    leaves the run's trajectory as it would be without it.
 
     Args:
         generator: Maps a batch ``(N, 3, H, W)`` in ``[-1, 1]`` to the same shape.
@@ -264,11 +280,7 @@ def evaluate_paired(
             "(random crops, flips and random y partners); build it with train=False, e.g. "
             "UnpairedImageDataset.from_root(root, 'test')"
         )
-    batches: Iterable[Any]
-    if isinstance(data, Dataset):
-        batches = DataLoader(data, batch_size=batch_size, shuffle=False, num_workers=0)
-    else:
-        batches = data
+    batches = _in_order(data, batch_size)
     run_device = torch.device(device) if device is not None else _default_device(generator)
     modes = [(module, module.training) for module in generator.modules()]
     sums = dict.fromkeys(
@@ -365,11 +377,7 @@ class ColorTransfer(nn.Module):
         Raises:
             ValueError: ``data`` is empty.
         """
-        batches: Iterable[Any]
-        if isinstance(data, Dataset):
-            batches = DataLoader(data, batch_size=batch_size, shuffle=False, num_workers=0)
-        else:
-            batches = data
+        batches = _in_order(data, batch_size)
         sums: dict[str, torch.Tensor] = {}
         counts = {"x": 0, "y": 0}
         with torch.inference_mode():
