@@ -280,6 +280,10 @@ def test_evaluation_of_a_dataset_leaves_the_global_rng_alone() -> None:
     evaluate_paired(nn.Identity(), pairs, batch_size=2)
     ColorTransfer.fit(pairs, batch_size=2)
     assert torch.equal(torch.get_rng_state(), before)
+    # also when the caller hands over a DataLoader of their own
+    evaluate_paired(nn.Identity(), DataLoader(pairs, batch_size=2))
+    ColorTransfer.fit(DataLoader(pairs, batch_size=2))
+    assert torch.equal(torch.get_rng_state(), before)
     # the check can fail: the same batches from a DataLoader on the global RNG move it
     for _ in DataLoader(pairs, batch_size=2):
         pass

@@ -202,14 +202,12 @@ def _default_device(module: nn.Module) -> torch.device:
 def _in_order(data: Dataset[Any] | Iterable[Any], batch_size: int) -> Iterable[Any]:
     """A Dataset's items in order, batched without workers; any other iterable as it is.
 
-    The DataLoader gets a generator of its own: a DataLoader draws a seed from its generator
-    each time it is iterated, and drawing from the global RNG would make a run that evaluates
-    during training diverge from one that does not.
+    Iterate it inside ``torch.random.fork_rng(devices=[])``: a DataLoader draws a seed from
+    the global RNG each time it is iterated, which would make a run that evaluates during
+    training diverge from one that does not.
     """
     if isinstance(data, Dataset):
-        return DataLoader(
-            data, batch_size=batch_size, shuffle=False, num_workers=0, generator=torch.Generator()
-        )
+        return DataLoader(data, batch_size=batch_size, shuffle=False, num_workers=0)
     return data
 
 
@@ -230,9 +228,9 @@ def evaluate_paired(
     prediction: the baseline a useful generator must beat.
 
     The generator runs under :func:`torch.inference_mode` in eval mode; the train/eval mode of
-    every submodule is restored afterwards, also when an error is raised. A Dataset is read
-    without touching the global RNG, so calling this during training (e.g. from a callback)
-    leaves the run's trajectory as it would be without it.
+    every submodule is restored afterwards, also when an error is raised. The global RNG is left
+    as it was (a DataLoader draws a seed from it each time it is iterated), so calling this
+    during training (e.g. from a callback) leaves the run's trajectory as it would be without it.
 
     Args:
         generator: Maps a batch ``(N, 3, H, W)`` in ``[-1, 1]`` to the same shape.
@@ -289,7 +287,8 @@ def evaluate_paired(
     count = 0
     generator.eval()
     try:
-        with torch.inference_mode():
+        # DataLoaders draw their base seed from the global RNG: leave the caller's stream intact
+        with torch.inference_mode(), torch.random.fork_rng(devices=[]):
             for index, item in enumerate(batches):
                 x, y = _as_batch(item, index)
                 x = x.to(run_device, torch.float32)
@@ -380,7 +379,8 @@ class ColorTransfer(nn.Module):
         batches = _in_order(data, batch_size)
         sums: dict[str, torch.Tensor] = {}
         counts = {"x": 0, "y": 0}
-        with torch.inference_mode():
+        # DataLoaders draw their base seed from the global RNG: leave the caller's stream intact
+        with torch.inference_mode(), torch.random.fork_rng(devices=[]):
             for index, item in enumerate(batches):
                 x, y = _as_batch(item, index)
                 for key, t in (("x", x), ("y", y)):
