@@ -18,8 +18,9 @@ Usage::
 Protocol (issue 13): the built-in season data as ``unpaired-i2i train --demo`` draws it
 (200 training scenes per season drawn at 128 px, loaded at ``--size`` with the demo's
 ``resize_and_crop`` + flip), a CycleGAN with ``n_blocks`` residual blocks at the preset's
-width, batch 1, ``--steps`` steps, float32, CPU. Each run scores the generator that
-:meth:`CycleTrainer.inference_generator` returns (X->Y) on two paired sets:
+width, batch 1 (``_BATCH_SIZES`` names the candidates with more), ``--steps`` steps,
+float32, CPU. Each run scores the generator that :meth:`CycleTrainer.inference_generator`
+returns (X->Y) on two paired sets:
 
 * **validation** (used to choose): 32 scenes drawn from the *training* scene stream after
   the 200 that are trained on (``make_season_dataset``'s ``trainA`` geometries 200..231),
@@ -47,7 +48,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -119,10 +120,21 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         "ref+ema+residual+no_identity+up_kernel4": imp(up_kernel_size=4),
         "ref+ema+residual+identity0.1": imp(lambda_identity=0.1),
         "ref+ema+residual+no_identity+d_layers2": imp(discriminator_overrides={"n_layers": 2}),
+        "ref+ema+residual+no_identity+resize_conv+spectral_norm": imp(
+            upsampling="resize_conv", spectral_norm=True
+        ),
+        "ref+ema+residual+no_identity+beta2_0.99": imp(betas=(0.5, 0.99)),
+        "ref+ema+residual+no_identity+decay": imp(epochs=0, decay_epochs=5),
+        # two images per step, the learning rate scaled by sqrt(2) (Adam's square-root rule)
+        "ref+ema+residual+no_identity+batch2": imp(lr=2e-4 * 2**0.5),
         # issue 11's quality parity: the improved recipe in bfloat16 / compiled, same steps
         "improved@bf16": of("improved", amp="bf16"),
         "improved@compile": of("improved", compile=True),
     }
+
+
+#: Candidates trained on more than one image per step (all others: batch 1).
+_BATCH_SIZES = {"ref+ema+residual+no_identity+batch2": 2}
 
 
 def _setting(size: int, n_blocks: int, width: int | None) -> str:
@@ -172,7 +184,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     import torch
     from torch.utils.data import DataLoader
 
-    from unpaired_i2i import EMA, CycleTrainer, evaluate_paired
+    from unpaired_i2i import EMA, Callback, CycleTrainer, ModelCheckpoint, evaluate_paired
 
     torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -198,15 +210,48 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     shadows = [ShadowEMA(d, warmup=True) for d in args.shadow_ema] + [
         ShadowEMA(0.999, warmup=True, warmup_power=p) for p in args.shadow_power
     ]
+
+    class Clock(Callback):
+        """Training seconds so far, kept in the checkpoints so a resumed run adds them up."""
+
+        def __init__(self) -> None:
+            self.before = 0.0  # seconds trained by earlier processes of this run
+            self.start = time.perf_counter()
+
+        def seconds(self) -> float:
+            return self.before + time.perf_counter() - self.start
+
+        def state_dict(self) -> dict[str, Any]:
+            return {"seconds": self.seconds()}
+
+        def load_state_dict(self, state: Mapping[str, Any]) -> None:
+            self.before = float(state["seconds"])
+            self.start = time.perf_counter()
+
+    clock = Clock()
+    extra: list[Any] = [clock]
+    checkpoints = None
+    if args.checkpoint_every:
+        # a killed run resumes here (exactly: same seed, same threads, same trajectory)
+        tag = _setting(args.size, args.n_blocks, args.width).replace("/", "_")
+        checkpoints = out / "checkpoints" / f"{args.candidate}_s{args.seed}_{tag}_{args.threads}t"
+        extra.append(ModelCheckpoint(checkpoints, every_n_steps=args.checkpoint_every, keep_last=0))
     trainer = CycleTrainer(
-        spec.model, spec.config, callbacks=[*shadows, *spec.callbacks], device=args.device
+        spec.model, spec.config, callbacks=[*shadows, *extra, *spec.callbacks], device=args.device
     )
-    loader = DataLoader(train, batch_size=1, shuffle=True, drop_last=True)
-    t0 = time.perf_counter()
+    resumed_from = 0
+    if checkpoints is not None and (checkpoints / "last.pt").is_file():
+        trainer.load_checkpoint(checkpoints / "last.pt")
+        resumed_from = trainer.state.step
+        print(f"resumed from {checkpoints / 'last.pt'} at step {resumed_from}", flush=True)
+    batch_size = _BATCH_SIZES.get(args.candidate, 1)
+    loader = DataLoader(train, batch_size=batch_size, shuffle=True, drop_last=True)
+    clock.start = time.perf_counter()
     trainer.fit(loader, max_steps=args.steps)
-    seconds = time.perf_counter() - t0
+    seconds = clock.seconds()
     # the candidate's own generator: what inference_generator returns without the shadows
-    trainer.callbacks = [cb for cb in trainer.callbacks if all(cb is not s for s in shadows)]
+    ours = [*shadows, *extra]
+    trainer.callbacks = [cb for cb in trainer.callbacks if all(cb is not s for s in ours)]
     generator = trainer.inference_generator("xy")
 
     def score(g: Any) -> dict[str, float]:
@@ -237,9 +282,11 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         "size": args.size,
         "n_blocks": args.n_blocks,
         "steps": args.steps,
+        "batch_size": batch_size,
         "threads": args.threads,
         "device": str(trainer.device),
         "train_seconds": round(seconds, 1),
+        **({"resumed_from_step": resumed_from} if resumed_from else {}),
         "config": spec.config.to_dict(),
         "callbacks": [repr(cb) for cb in spec.callbacks],
         "generator": spec.model.g_xy.get_config(),
@@ -290,6 +337,7 @@ def _queue(args: argparse.Namespace) -> None:
                 f"--steps={args.steps}",
                 f"--threads={args.threads}",
                 f"--device={args.device}",
+                f"--checkpoint-every={args.checkpoint_every}",
                 f"--out={out}",
             ]
             if args.width is not None:
@@ -313,9 +361,16 @@ def _time(args: argparse.Namespace) -> None:
         spec = _candidates()[name](0, _model_overrides(args))
         trainers[name] = CycleTrainer(spec.model, spec.config, callbacks=spec.callbacks)
     gen = torch.Generator().manual_seed(0)
-    batch = [torch.rand(1, 3, args.size, args.size, generator=gen) * 2 - 1 for _ in range(2)]
+    batches = {
+        name: [
+            torch.rand(_BATCH_SIZES.get(name, 1), 3, args.size, args.size, generator=gen) * 2 - 1
+            for _ in range(2)
+        ]
+        for name in args.candidates
+    }
 
     def steps(trainer: Any, n: int) -> float:
+        batch = batches[next(k for k, t in trainers.items() if t is trainer)]
         t0 = time.perf_counter()
         for _ in range(n):
             trainer.state.step += 1  # the callbacks' step counter, as fit advances it
@@ -549,6 +604,13 @@ def main() -> None:
         p.add_argument("--threads", type=int, default=2)
         p.add_argument("--save", action="store_true", help="keep the X->Y generator weights")
         p.add_argument("--device", default="cpu", help="run/queue: where to train (cpu, cuda)")
+        p.add_argument(
+            "--checkpoint-every",
+            type=int,
+            default=0,
+            help="run/queue: save OUT/checkpoints/<run>/last.pt every N steps and resume from "
+            "it when the same run is started again (0: no checkpoints)",
+        )
         if name == "run":
             p.add_argument("--candidate", required=True)
             p.add_argument("--seed", type=int, default=0)

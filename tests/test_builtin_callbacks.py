@@ -75,10 +75,12 @@ def make_trainer(callbacks: list[Callback], config: TrainConfig = CONFIG) -> Cyc
 
 
 class Crash(Callback):
+    """Kill the run during step ``at_step + 1`` (after step ``at_step``'s checkpoints)."""
+
     def __init__(self, at_step: int) -> None:
         self.at_step = at_step
 
-    def on_step_end(self, trainer: CycleTrainer, batch: Any, losses: Any) -> None:
+    def on_step_start(self, trainer: CycleTrainer, batch: Any) -> None:
         if trainer.state.step == self.at_step:
             raise RuntimeError("simulated crash")
 
@@ -518,6 +520,50 @@ def test_ema_resume_is_bitwise_identical(tmp_path: Path) -> None:
         assert all(torch.equal(sa[k], sb[k]) for k in sa)
     a, b = straight.model.state_dict(), resumed.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_ema_listed_after_the_checkpoint_still_resumes_bitwise(tmp_path: Path) -> None:
+    # The checkpoint must hold the EMA after the step it is written at, although the EMA's
+    # on_step_end comes later in the list: checkpoint writers are called after the others.
+    straight_ema = EMA(0.9, warmup=True)
+    make_trainer([straight_ema]).fit(make_batches())
+
+    def run(callbacks: list[Callback], max_steps: int | None = None) -> CycleTrainer:
+        trainer = make_trainer(callbacks)
+        if (tmp_path / "last.pt").exists():
+            trainer.load_checkpoint(tmp_path / "last.pt")
+        trainer.fit(make_batches(), max_steps=max_steps)
+        return trainer
+
+    run([ModelCheckpoint(tmp_path, every_n_steps=2), EMA(0.9, warmup=True)], max_steps=4)
+    ema = EMA(0.9, warmup=True)
+    run([ModelCheckpoint(tmp_path, every_n_steps=2), ema])
+    assert ema.n_averaged == straight_ema.n_averaged == 9
+    for a, b in zip(straight_ema.generators, ema.generators, strict=True):
+        sa, sb = a.state_dict(), b.state_dict()
+        assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_checkpoint_writers_are_called_after_the_other_callbacks() -> None:
+    calls: list[str] = []
+
+    class Record(Callback):
+        def __init__(self, name: str, *, writes: bool = False) -> None:
+            self.name = name
+            self.writes_checkpoints = writes  # type: ignore[misc]
+
+        @property
+        def state_key(self) -> str:
+            return self.name
+
+        def on_step_end(self, trainer: CycleTrainer, batch: Any, losses: Any) -> None:
+            calls.append(self.name)
+
+    trainer = make_trainer([Record("saver", writes=True), Record("a"), Record("b")])
+    trainer.fit(make_batches(), max_steps=1)
+    assert calls == ["a", "b", "saver"]
+    assert [cb.state_key for cb in trainer.callbacks] == ["saver", "a", "b"]  # list untouched
+    assert ModelCheckpoint.writes_checkpoints and not Callback.writes_checkpoints
 
 
 def test_ema_checkpoint_layout_loads_into_plain_generators(tmp_path: Path) -> None:

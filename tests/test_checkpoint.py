@@ -92,10 +92,12 @@ def loader_data() -> DataLoader[Any]:
 
 
 class Crash(Callback):
+    """Kill the run during step ``at_step + 1`` (after step ``at_step``'s checkpoints)."""
+
     def __init__(self, at_step: int) -> None:
         self.at_step = at_step
 
-    def on_step_end(self, trainer: CycleTrainer, batch: Any, losses: Any) -> None:
+    def on_step_start(self, trainer: CycleTrainer, batch: Any) -> None:
         if trainer.state.step == self.at_step:
             raise RuntimeError("simulated crash")
 

@@ -81,7 +81,9 @@ class CycleTrainer(CycleObjective, RunStatePersistence):
     Args:
         model: The four networks.
         config: Hyper-parameters (default: ``TrainConfig()``, the reference's).
-        callbacks: Callbacks, called in this order. A :class:`ModelCheckpoint` is appended when
+        callbacks: Callbacks, called in this order, except that those that write checkpoints
+            (:attr:`Callback.writes_checkpoints`, e.g. :class:`ModelCheckpoint`) are called
+            after the others. A :class:`ModelCheckpoint` is appended when
             ``config.checkpoint_dir`` is set and none for that folder is given.
         device: Where to train; ``None`` picks CUDA when available, else the CPU.
 
@@ -287,8 +289,12 @@ class CycleTrainer(CycleObjective, RunStatePersistence):
                 "(override Callback.state_key to tell instances apart)"
             )
 
+    def _hook_order(self) -> list[Callback]:
+        """``callbacks`` in calling order: those that write checkpoints last (stable)."""
+        return sorted(self.callbacks, key=lambda cb: bool(cb.writes_checkpoints))
+
     def _call(self, hook: str, *args: Any) -> None:
-        for cb in self.callbacks:
+        for cb in self._hook_order():
             getattr(cb, hook)(self, *args)
 
     def _notify_exception(self, exc: BaseException) -> None:
@@ -297,7 +303,7 @@ class CycleTrainer(CycleObjective, RunStatePersistence):
         A failing handler is reported as a warning (and, on Python 3.11+, as a note on
         ``exc``); the remaining callbacks are still called.
         """
-        for cb in self.callbacks:
+        for cb in self._hook_order():
             try:
                 cb.on_exception(self, exc)
             except Exception as err:

@@ -7,7 +7,7 @@ so the trainer can import it without importing any built-in callback.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import nn
@@ -21,7 +21,8 @@ __all__ = ["Callback"]
 class Callback:
     """Base class of trainer callbacks: every hook is a typed no-op; override the ones you need.
 
-    Hooks receive the trainer first and run in the order the trainer's ``callbacks`` are listed:
+    Hooks receive the trainer first and run in the order the trainer's ``callbacks`` are listed
+    (checkpoint writers last, see below):
 
     ``on_fit_start``, then per epoch ``on_epoch_start``, per batch ``on_step_start`` /
     ``on_step_end``, then ``on_epoch_end``; finally ``on_fit_end``. A resumed epoch gets its
@@ -34,6 +35,13 @@ class Callback:
     A callback that carries state implements :meth:`state_dict` / :meth:`load_state_dict`; the
     trainer stores it in checkpoints under :attr:`state_key`, which must be unique among the
     trainer's callbacks.
+
+    Callbacks that write checkpoints from their hooks (:attr:`writes_checkpoints`, e.g.
+    :class:`~unpaired_i2i.ModelCheckpoint`) are called after all the others, whatever their
+    place in the list, so that a checkpoint written at the end of a step holds the state every
+    other callback reached at that step (an :class:`~unpaired_i2i.EMA` listed after a
+    :class:`~unpaired_i2i.ModelCheckpoint` has already folded that step in); among themselves,
+    and among the others, the list's order holds.
 
     Under ``torchrun`` (several processes, see :attr:`CycleTrainer.world_size`) every rank runs
     every hook, with the same ``trainer.state``. Check :attr:`CycleTrainer.is_global_zero`
@@ -56,6 +64,12 @@ class Callback:
         >>> CountSteps().state_key
         'CountSteps'
     """
+
+    #: Whether this callback writes checkpoints from its hooks. The trainer calls such
+    #: callbacks after all others, so their checkpoints see the other callbacks' state after
+    #: the same hook (see above). :class:`~unpaired_i2i.ModelCheckpoint` sets it; so should a
+    #: callback of yours that calls :meth:`CycleTrainer.save_checkpoint`.
+    writes_checkpoints: ClassVar[bool] = False
 
     @property
     def state_key(self) -> str:

@@ -31,7 +31,9 @@ class ModelCheckpoint(Callback):
     ``every_n_epochs``-th completed epoch, and when ``fit`` ends (after the last step or a stop)
     unless that position was just saved. A failed save (including a non-finite model, see
     :class:`NonFiniteLossError`) leaves every earlier file untouched. Resume with
-    ``trainer.load_checkpoint(folder / "last.pt")``.
+    ``trainer.load_checkpoint(folder / "last.pt")``. The trainer calls it after its other
+    callbacks (:attr:`Callback.writes_checkpoints`), so a checkpoint holds their state after the
+    step it is written at, wherever the callback stands in the list.
 
     Under ``torchrun`` every rank takes the same decisions (they depend only on the step and
     epoch) and calls :meth:`CycleTrainer.save_checkpoint`, a collective that only rank 0 writes;
@@ -54,6 +56,8 @@ class ModelCheckpoint(Callback):
         >>> cb.state_key
         'ModelCheckpoint[runs/demo]'
     """
+
+    writes_checkpoints = True
 
     def __init__(
         self,
