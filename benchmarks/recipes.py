@@ -218,6 +218,9 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
             self.before = 0.0  # seconds trained by earlier processes of this run
             self.start = time.perf_counter()
 
+        def on_fit_start(self, trainer: Any) -> None:
+            self.start = time.perf_counter()
+
         def seconds(self) -> float:
             return self.before + time.perf_counter() - self.start
 
@@ -226,7 +229,6 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
 
         def load_state_dict(self, state: Mapping[str, Any]) -> None:
             self.before = float(state["seconds"])
-            self.start = time.perf_counter()
 
     clock = Clock()
     extra: list[Any] = [clock]
@@ -246,7 +248,6 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"resumed from {checkpoints / 'last.pt'} at step {resumed_from}", flush=True)
     batch_size = _BATCH_SIZES.get(args.candidate, 1)
     loader = DataLoader(train, batch_size=batch_size, shuffle=True, drop_last=True)
-    clock.start = time.perf_counter()
     trainer.fit(loader, max_steps=args.steps)
     seconds = clock.seconds()
     # the candidate's own generator: what inference_generator returns without the shadows
@@ -369,8 +370,8 @@ def _time(args: argparse.Namespace) -> None:
         for name in args.candidates
     }
 
-    def steps(trainer: Any, n: int) -> float:
-        batch = batches[next(k for k, t in trainers.items() if t is trainer)]
+    def steps(name: str, n: int) -> float:
+        trainer, batch = trainers[name], batches[name]
         t0 = time.perf_counter()
         for _ in range(n):
             trainer.state.step += 1  # the callbacks' step counter, as fit advances it
@@ -379,14 +380,14 @@ def _time(args: argparse.Namespace) -> None:
                 cb.on_step_end(trainer, batch, losses)
         return (time.perf_counter() - t0) / n
 
-    for trainer in trainers.values():  # warm-up: allocator, EMA copies, pools
+    for name, trainer in trainers.items():  # warm-up: allocator, EMA copies, pools
         for cb in trainer.callbacks:
             cb.on_fit_start(trainer)
-        steps(trainer, args.warmup)
+        steps(name, args.warmup)
     times: dict[str, list[float]] = {name: [] for name in trainers}
     for _ in range(args.repeats):
-        for name, trainer in trainers.items():
-            times[name].append(steps(trainer, args.block))
+        for name in trainers:
+            times[name].append(steps(name, args.block))
     base = statistics.median(times[args.candidates[0]])
     result = {
         name: {
