@@ -21,6 +21,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 import unpaired_i2i
+from _tiny import Crash, random_batches, tiny_model
 from unpaired_i2i import (
     EMA,
     LOSS_KEYS,
@@ -44,25 +45,11 @@ CONFIG = TrainConfig(epochs=1, decay_epochs=2, pool_size=3, log_every=1, lr=1e-3
 
 
 def make_model(seed: int = 0) -> CycleGAN:
-    torch.manual_seed(seed)
-    return CycleGAN.from_preset(
-        "cyclegan",
-        base_channels=4,
-        n_blocks=1,
-        dropout=0.5,  # the generators draw from torch's global RNG
-        discriminator_overrides={"base_channels": 4, "n_layers": 1},
-    )
+    return tiny_model(seed, dropout=0.5)  # the generators draw from torch's global RNG
 
 
 def make_batches(n: int = 3, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    g = torch.Generator().manual_seed(seed)
-    return [
-        (
-            torch.rand(BATCH, 3, SIZE, SIZE, generator=g) * 2 - 1,
-            torch.rand(BATCH, 3, SIZE, SIZE, generator=g) * 2 - 1,
-        )
-        for _ in range(n)
-    ]
+    return random_batches(n, size=SIZE, batch_size=BATCH, seed=seed)
 
 
 def images(n: int, channels: int = 3, size: int = SIZE, seed: int = 1) -> torch.Tensor:
@@ -72,17 +59,6 @@ def images(n: int, channels: int = 3, size: int = SIZE, seed: int = 1) -> torch.
 
 def make_trainer(callbacks: list[Callback], config: TrainConfig = CONFIG) -> CycleTrainer:
     return CycleTrainer(make_model(), config, callbacks=callbacks, device="cpu")
-
-
-class Crash(Callback):
-    """Kill the run during step ``at_step + 1`` (after step ``at_step``'s checkpoints)."""
-
-    def __init__(self, at_step: int) -> None:
-        self.at_step = at_step
-
-    def on_step_start(self, trainer: CycleTrainer, batch: Any) -> None:
-        if trainer.state.step == self.at_step:
-            raise RuntimeError("simulated crash")
 
 
 def crash_and_resume(

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import torch
 
+from _tiny import tiny_model
 from unpaired_i2i import (
     LOSS_KEYS,
     Callback,
@@ -22,13 +23,7 @@ SIZE = 8
 
 
 def make_model() -> CycleGAN:
-    torch.manual_seed(0)
-    return CycleGAN.from_preset(
-        "cyclegan",
-        base_channels=4,
-        n_blocks=1,
-        discriminator_overrides={"base_channels": 4, "n_layers": 1},
-    )
+    return tiny_model()
 
 
 def make_batches(n: int) -> list[tuple[torch.Tensor, torch.Tensor]]:

@@ -22,6 +22,7 @@ import torch
 
 import unpaired_i2i.training.callbacks.images as images_module
 import unpaired_i2i.training.callbacks.logging as logging_module
+from _tiny import random_batches, tiny_model
 from unpaired_i2i import (
     EMA,
     Callback,
@@ -43,24 +44,11 @@ CONFIG = TrainConfig(epochs=1, decay_epochs=1, pool_size=2, log_every=1)
 
 
 def make_model() -> CycleGAN:
-    torch.manual_seed(0)
-    return CycleGAN.from_preset(
-        "cyclegan",
-        base_channels=4,
-        n_blocks=1,
-        discriminator_overrides={"base_channels": 4, "n_layers": 1},
-    )
+    return tiny_model()
 
 
 def make_batches(n: int = 3) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    g = torch.Generator().manual_seed(0)
-    return [
-        (
-            torch.rand(2, 3, SIZE, SIZE, generator=g) * 2 - 1,
-            torch.rand(2, 3, SIZE, SIZE, generator=g) * 2 - 1,
-        )
-        for _ in range(n)
-    ]
+    return random_batches(n, size=SIZE)
 
 
 def fixed_images() -> torch.Tensor:

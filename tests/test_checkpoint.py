@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 import unpaired_i2i
+from _tiny import Crash, random_batches, tiny_model
 from unpaired_i2i import (
     Callback,
     CheckpointError,
@@ -32,27 +33,13 @@ SIZE = 8
 
 
 def make_model(seed: int = 0) -> CycleGAN:
-    torch.manual_seed(seed)
-    return CycleGAN.from_preset(
-        "cyclegan",
-        base_channels=4,
-        n_blocks=1,
-        dropout=0.5,  # the generators draw from torch's global RNG
-        discriminator_overrides={"base_channels": 4, "n_layers": 1},
-    )
+    return tiny_model(seed, dropout=0.5)  # the generators draw from torch's global RNG
 
 
 def make_batches(
     n: int, batch_size: int = 2, seed: int = 0
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    g = torch.Generator().manual_seed(seed)
-    return [
-        (
-            torch.rand(batch_size, 3, SIZE, SIZE, generator=g) * 2 - 1,
-            torch.rand(batch_size, 3, SIZE, SIZE, generator=g) * 2 - 1,
-        )
-        for _ in range(n)
-    ]
+    return random_batches(n, size=SIZE, batch_size=batch_size, seed=seed)
 
 
 # 3 batches per epoch, 1 constant + 2 decay epochs = 9 steps; the pools (3 images) fill at step 2.
@@ -89,17 +76,6 @@ def list_data() -> list[tuple[torch.Tensor, torch.Tensor]]:
 
 def loader_data() -> DataLoader[Any]:
     return DataLoader(AugmentedPairs(), batch_size=2, shuffle=True, num_workers=2)
-
-
-class Crash(Callback):
-    """Kill the run during step ``at_step + 1`` (after step ``at_step``'s checkpoints)."""
-
-    def __init__(self, at_step: int) -> None:
-        self.at_step = at_step
-
-    def on_step_start(self, trainer: CycleTrainer, batch: Any) -> None:
-        if trainer.state.step == self.at_step:
-            raise RuntimeError("simulated crash")
 
 
 class StepCounter(Callback):

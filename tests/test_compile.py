@@ -20,6 +20,7 @@ import torch
 import torch._dynamo
 from torch._dynamo.utils import counters
 
+from _tiny import random_batches, tiny_model
 from unpaired_i2i import LOSS_KEYS, CycleGAN, CycleTrainer, SampleGrid, TrainConfig
 
 BACKEND = "aot_eager"
@@ -35,24 +36,11 @@ def _fresh_dynamo() -> Iterator[None]:
 
 
 def make_model(seed: int = 0) -> CycleGAN:
-    torch.manual_seed(seed)
-    return CycleGAN.from_preset(
-        "cyclegan",
-        base_channels=4,
-        n_blocks=1,
-        discriminator_overrides={"base_channels": 4, "n_layers": 1},
-    )
+    return tiny_model(seed)
 
 
 def make_batches(n: int, batch_size: int = 2, seed: int = 0) -> list[tuple[torch.Tensor, ...]]:
-    g = torch.Generator().manual_seed(seed)
-    return [
-        (
-            torch.rand(batch_size, 3, SIZE, SIZE, generator=g) * 2 - 1,
-            torch.rand(batch_size, 3, SIZE, SIZE, generator=g) * 2 - 1,
-        )
-        for _ in range(n)
-    ]
+    return list(random_batches(n, size=SIZE, batch_size=batch_size, seed=seed))
 
 
 def config(**overrides: Any) -> TrainConfig:

@@ -15,6 +15,7 @@ from torch import nn
 
 pytest.importorskip("torchmetrics", reason="FIDCallback needs the extra 'metrics'")
 
+from _tiny import Crash, random_batches, tiny_model
 from unpaired_i2i import (
     EMA,
     FID_WEIGHTS_ENV,
@@ -40,25 +41,11 @@ class TinyFeatures(nn.Module):
 
 
 def make_model(seed: int = 0) -> CycleGAN:
-    torch.manual_seed(seed)
-    return CycleGAN.from_preset(
-        "cyclegan",
-        base_channels=4,
-        n_blocks=1,
-        dropout=0.5,  # the generators draw from the global RNG: evaluation must not
-        discriminator_overrides={"base_channels": 4, "n_layers": 1},
-    )
+    return tiny_model(seed, dropout=0.5)  # the generators draw from torch's global RNG
 
 
 def make_batches(n: int = 3, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    g = torch.Generator().manual_seed(seed)
-    return [
-        (
-            torch.rand(2, 3, SIZE, SIZE, generator=g) * 2 - 1,
-            torch.rand(2, 3, SIZE, SIZE, generator=g) * 2 - 1,
-        )
-        for _ in range(n)
-    ]
+    return random_batches(n, size=SIZE, seed=seed)
 
 
 def held_out(seed: int) -> torch.Tensor:
@@ -74,17 +61,6 @@ def make_fid(path: Path | None = None, **kwargs: Any) -> FIDCallback:
 
 def weights(trainer: CycleTrainer) -> dict[str, torch.Tensor]:
     return {k: v.clone() for k, v in trainer.model.state_dict().items()}
-
-
-class Crash(Callback):
-    """Kill the run during step ``at_step + 1`` (after step ``at_step``'s checkpoints)."""
-
-    def __init__(self, at_step: int) -> None:
-        self.at_step = at_step
-
-    def on_step_start(self, trainer: CycleTrainer, batch: Any) -> None:
-        if trainer.state.step == self.at_step:
-            raise RuntimeError("simulated crash")
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import torch
 
+from _tiny import tiny_model
 from unpaired_i2i import Callback, CheckpointError, CycleGAN, CycleTrainer, TrainConfig
 from unpaired_i2i.training.run_state import OPERATIONAL_FIELDS
 
@@ -17,13 +18,7 @@ CONFIG = TrainConfig(epochs=1, decay_epochs=1, pool_size=2, log_every=1, lr=1e-3
 
 
 def make_model(seed: int = 0) -> CycleGAN:
-    torch.manual_seed(seed)
-    return CycleGAN.from_preset(
-        "cyclegan",
-        base_channels=4,
-        n_blocks=1,
-        discriminator_overrides={"base_channels": 4, "n_layers": 1},
-    )
+    return tiny_model(seed)
 
 
 def batches(n: int = 2) -> list[tuple[torch.Tensor, torch.Tensor]]:

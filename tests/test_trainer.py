@@ -12,6 +12,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from _tiny import random_batches, tiny_model
 from unpaired_i2i import (
     LOSS_KEYS,
     Callback,
@@ -29,27 +30,13 @@ SIZE = 8
 
 
 def make_model(seed: int = 0, **overrides: Any) -> CycleGAN:
-    torch.manual_seed(seed)
-    return CycleGAN.from_preset(
-        "cyclegan",
-        base_channels=4,
-        n_blocks=1,
-        discriminator_overrides={"base_channels": 4, "n_layers": 1},
-        **overrides,
-    )
+    return tiny_model(seed, **overrides)
 
 
 def make_batches(
     n: int, batch_size: int = 2, seed: int = 0
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    g = torch.Generator().manual_seed(seed)
-    return [
-        (
-            torch.rand(batch_size, 3, SIZE, SIZE, generator=g) * 2 - 1,
-            torch.rand(batch_size, 3, SIZE, SIZE, generator=g) * 2 - 1,
-        )
-        for _ in range(n)
-    ]
+    return random_batches(n, size=SIZE, batch_size=batch_size, seed=seed)
 
 
 def small_config(**overrides: Any) -> TrainConfig:
