@@ -125,6 +125,10 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         ),
         "ref+ema+residual+no_identity+beta2_0.99": imp(betas=(0.5, 0.99)),
         "ref+ema+residual+no_identity+decay": imp(epochs=0, decay_epochs=5),
+        # R1 on real images, gamma from StyleGAN2-ADA's rule 0.0002 * size^2 / batch (0.8 at
+        # 64x64, batch 1), rounded; relativistic average LSGAN
+        "ref+ema+residual+no_identity+r1": imp(r1_gamma=1.0),
+        "ref+ema+residual+no_identity+relativistic": imp(relativistic=True),
         # two images per step, the learning rate scaled by sqrt(2) (Adam's square-root rule)
         "ref+ema+residual+no_identity+batch2": imp(lr=2e-4 * 2**0.5),
         # issue 11's quality parity: the improved recipe in bfloat16 / compiled, same steps

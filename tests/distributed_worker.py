@@ -1,7 +1,8 @@
 """One rank of a tiny multi-process run, launched by ``tests/test_distributed.py`` via torchrun.
 
     python -m torch.distributed.run --standalone --nproc_per_node=2 tests/distributed_worker.py \
-        OUT --steps 8 [--save-at 4] [--resume CKPT] [--nan-on-rank 1]
+        OUT --steps 8 [--save-at 4] [--resume CKPT] [--nan-on-rank 1] [--r1-gamma G]
+        [--relativistic]
 
 Each rank writes ``OUT/rank{r}.pt`` (its final weights and a few facts) for the test to compare;
 the callbacks write under ``OUT/rank{r}/`` so that the test can see which ranks wrote files.
@@ -60,6 +61,8 @@ def main() -> None:
     parser.add_argument("--save-at", type=int, default=0)
     parser.add_argument("--resume", type=Path)
     parser.add_argument("--nan-on-rank", type=int)
+    parser.add_argument("--r1-gamma", type=float, default=0.0)
+    parser.add_argument("--relativistic", action="store_true")
     args = parser.parse_args()
 
     # Each rank initialises differently on purpose: DDP must broadcast rank 0's weights.
@@ -71,7 +74,16 @@ def main() -> None:
         n_blocks=1,
         discriminator_overrides={"base_channels": 4, "n_layers": 1},
     )
-    config = Config(epochs=2, decay_epochs=2, pool_size=3, log_every=2, lr=1e-3, seed=3)
+    config = Config(
+        epochs=2,
+        decay_epochs=2,
+        pool_size=3,
+        log_every=2,
+        lr=1e-3,
+        seed=3,
+        r1_gamma=args.r1_gamma,
+        relativistic=args.relativistic,
+    )
     own = args.out / f"rank{rank}"
     callbacks: list[Callback] = [
         ModelCheckpoint(own / "checkpoints", every_n_steps=args.save_at or 2),

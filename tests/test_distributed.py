@@ -70,6 +70,24 @@ def test_ranks_train_in_step_on_their_own_shards(straight: Path) -> None:
     assert first["last_losses"] == second["last_losses"]  # averaged across ranks
 
 
+def test_r1_penalty_and_relativistic_losses_keep_the_ranks_in_step(tmp_path: Path) -> None:
+    # The R1 penalty takes a gradient with respect to the images inside the DDP-wrapped
+    # discriminators' forward (a double backward); the relativistic terms score the real
+    # images with the frozen discriminators as well.
+    out = tmp_path / "r1"
+    torchrun(out, "--steps", "4", "--save-at", "4", "--r1-gamma", "10", "--relativistic")
+    first, second = rank_results(out)
+    assert_same_weights(first["weights"], second["weights"])
+    assert first["last_losses"] == second["last_losses"]
+    plain = tmp_path / "plain"
+    torchrun(plain, "--steps", "4", "--save-at", "4")
+    d_weights = [k for k in first["weights"] if k.startswith("d_")]
+    assert any(
+        not torch.equal(first["weights"][k], rank_results(plain)[0]["weights"][k])
+        for k in d_weights
+    )
+
+
 def test_only_rank_zero_writes_and_the_checkpoint_holds_every_rank(straight: Path) -> None:
     assert (straight / "rank0" / "checkpoints" / "last.pt").is_file()
     assert (straight / "rank0" / "metrics.csv").is_file()

@@ -11,7 +11,9 @@ from unpaired_i2i import (
     fake_mse_loss,
     gan_loss,
     identity_loss,
+    r1_penalty,
     real_mse_loss,
+    relativistic_gan_loss,
 )
 
 shapes = st.lists(st.integers(1, 4), min_size=1, max_size=4).map(tuple)
@@ -136,3 +138,82 @@ def test_losses_are_differentiable() -> None:
     pred = torch.randn(3, requires_grad=True)
     (gan_loss(pred, True) + cycle_consistency_loss(pred, torch.zeros(3))).backward()
     assert pred.grad is not None and torch.isfinite(pred.grad).all()
+
+
+# ----------------------------------------------------------------------- relativistic, R1
+def _ra_expected(pred: torch.Tensor, other: torch.Tensor, real: bool, mode: str) -> torch.Tensor:
+    d = pred.double() - other.double().mean()
+    if mode == "lsgan":
+        return ((d - (1 if real else -1)) ** 2).mean()
+    if mode == "vanilla":
+        p = torch.sigmoid(d)
+        return -(torch.log(p) if real else torch.log(1 - p)).mean()
+    return torch.clamp(1 - d if real else 1 + d, min=0).mean()
+
+
+@given(
+    shape=shapes,
+    seed=st.integers(0, 1000),
+    s=scale,
+    mode=st.sampled_from(["lsgan", "vanilla", "hinge"]),
+    real=st.booleans(),
+)
+def test_relativistic_loss_matches_its_definition(
+    shape: tuple[int, ...], seed: int, s: float, mode: str, real: bool
+) -> None:
+    pred, other = rand(shape, seed, s), rand((3, *shape), seed + 1, s)
+    loss = relativistic_gan_loss(pred, other, real, mode=mode)  # type: ignore[arg-type]
+    assert loss.ndim == 0 and loss.item() >= 0
+    expected = _ra_expected(pred, other, real, mode)
+    torch.testing.assert_close(loss.double(), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_relativistic_loss_compares_with_the_other_batch_mean() -> None:
+    real, fake = torch.full((2, 1, 3, 3), 0.7), torch.full((2, 1, 3, 3), -0.3)
+    # Only the difference counts: shifting both batches changes nothing.
+    for mode in ("lsgan", "vanilla", "hinge"):
+        a = relativistic_gan_loss(real, fake, True, mode=mode)  # type: ignore[arg-type]
+        b = relativistic_gan_loss(real + 5, fake + 5, True, mode=mode)  # type: ignore[arg-type]
+        torch.testing.assert_close(a, b)
+    assert relativistic_gan_loss(real, fake, True).item() == pytest.approx(0.0, abs=1e-12)
+    assert relativistic_gan_loss(fake, real, False).item() == pytest.approx(0.0, abs=1e-12)
+    # The gradient reaches the other batch through its mean.
+    other = fake.clone().requires_grad_(True)
+    relativistic_gan_loss(real, other, False).backward()
+    assert other.grad is not None and other.grad.abs().sum() > 0
+
+
+def test_relativistic_loss_errors() -> None:
+    with pytest.raises(ValueError, match="other"):
+        relativistic_gan_loss(torch.zeros(2), torch.zeros(0), True)
+    with pytest.raises(ValueError, match="mode"):
+        relativistic_gan_loss(torch.zeros(2), torch.zeros(2), True, mode="wgan")  # type: ignore[arg-type]
+
+
+@given(seed=st.integers(0, 1000), n=st.integers(1, 3), patches=st.integers(1, 3))
+def test_r1_penalty_of_a_linear_discriminator(seed: int, n: int, patches: int) -> None:
+    # Each patch score is <w_k, image>, so an image's mean score has the gradient mean_k w_k
+    # whatever the image: the penalty is ||mean_k w_k||^2.
+    w = rand((patches, 3, 4, 4), seed)
+    images = rand((n, 3, 4, 4), seed + 1).requires_grad_(True)
+    scores = torch.einsum("nchw,kchw->nk", images, w).reshape(n, 1, patches, 1)
+    penalty = r1_penalty(scores, images)
+    expected = w.double().mean(0).square().sum()
+    torch.testing.assert_close(penalty.double(), expected, rtol=1e-5, atol=1e-7)
+    # The penalty is differentiable (R1 trains the discriminator through it).
+    weights = w.clone().requires_grad_(True)
+    scores = torch.einsum("nchw,kchw->nk", images, weights).reshape(n, 1, patches, 1)
+    r1_penalty(scores, images).backward()
+    assert weights.grad is not None
+    torch.testing.assert_close(
+        weights.grad.double(), (2 * w.double().mean(0) / patches).expand_as(w), rtol=1e-5, atol=1e-7
+    )
+
+
+def test_r1_penalty_errors() -> None:
+    images = torch.zeros(2, 3, 4, 4)
+    with pytest.raises(ValueError, match="requires_grad"):
+        r1_penalty(images.sum((1, 2, 3)), images)
+    images.requires_grad_(True)
+    with pytest.raises(ValueError, match="batch size"):
+        r1_penalty(images.sum(), images)

@@ -34,6 +34,27 @@ def _adv(pred: torch.Tensor, real: bool, mode: str, *, for_d: bool) -> torch.Ten
     return (torch.clamp(1 - pred, min=0) if real else torch.clamp(1 + pred, min=0)).mean()
 
 
+def _ra(pred: torch.Tensor, other: torch.Tensor, real: bool, mode: str) -> torch.Tensor:
+    """Relativistic average form: ``pred`` shifted by the other batch's mean score."""
+    d = pred.double() - other.double().mean()
+    if mode == "lsgan":
+        return ((d - (1.0 if real else -1.0)) ** 2).mean()
+    if mode == "vanilla":
+        return F.binary_cross_entropy_with_logits(d, torch.full_like(d, 1.0 if real else 0.0))
+    return (torch.clamp(1 - d, min=0) if real else torch.clamp(1 + d, min=0)).mean()
+
+
+def _r1(disc: torch.nn.Module, real: torch.Tensor) -> torch.Tensor:
+    """Mean over images of the squared gradient norm of the image's mean patch score."""
+    total = torch.zeros((), dtype=torch.float64)
+    for image in real:
+        leaf = image[None].clone().requires_grad_(True)
+        with torch.enable_grad():
+            (grad,) = torch.autograd.grad(disc(leaf).mean(), leaf)
+        total = total + grad.double().square().sum()
+    return total / len(real)
+
+
 def _l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a.double() - b.double()).abs().mean()
 
@@ -62,9 +83,17 @@ def _expected(
         fake_y, fake_x = g(x), f(y)
         rec_x, rec_y = f(fake_y), g(fake_x)
         lc, li = cfg.lambda_cycle, cfg.lambda_identity
+        if cfg.relativistic:
+            adv_xy = _ra(d_y(fake_y), d_y(y), True, cfg.gan_mode)
+            adv_xy = adv_xy + _ra(d_y(y), d_y(fake_y), False, cfg.gan_mode)
+            adv_yx = _ra(d_x(fake_x), d_x(x), True, cfg.gan_mode)
+            adv_yx = adv_yx + _ra(d_x(x), d_x(fake_x), False, cfg.gan_mode)
+        else:
+            adv_xy = _adv(d_y(fake_y), True, cfg.gan_mode, for_d=False)
+            adv_yx = _adv(d_x(fake_x), True, cfg.gan_mode, for_d=False)
         out = {
-            "g_adv_xy": _adv(d_y(fake_y), True, cfg.gan_mode, for_d=False),
-            "g_adv_yx": _adv(d_x(fake_x), True, cfg.gan_mode, for_d=False),
+            "g_adv_xy": adv_xy,
+            "g_adv_yx": adv_yx,
             "cycle_x": lc * _l1(rec_x, x),
             "cycle_y": lc * _l1(rec_y, y),
             "identity_x": li * lc * _l1(f(x), x) if li else torch.zeros((), dtype=torch.float64),
@@ -75,27 +104,43 @@ def _expected(
         shown_y = pool_y.query(fake_y)  # type: ignore[attr-defined]
         shown_x = pool_x.query(fake_x)  # type: ignore[attr-defined]
         for key, disc, real, fake in (("d_x", d_x, x, shown_x), ("d_y", d_y, y, shown_y)):
-            out[key] = 0.5 * (
-                _adv(disc(real), True, cfg.gan_mode, for_d=True)
-                + _adv(disc(fake), False, cfg.gan_mode, for_d=True)
-            )
+            if cfg.relativistic:
+                terms = _ra(disc(real), disc(fake), True, cfg.gan_mode) + _ra(
+                    disc(fake), disc(real), False, cfg.gan_mode
+                )
+            else:
+                terms = _adv(disc(real), True, cfg.gan_mode, for_d=True) + _adv(
+                    disc(fake), False, cfg.gan_mode, for_d=True
+                )
+            out[key] = 0.5 * terms
+            if cfg.r1_gamma:
+                out[key] = out[key] + 0.5 * cfg.r1_gamma * _r1(disc, real)
     return {k: float(v) for k, v in out.items()}
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     lambda_cycle=st.floats(0.5, 20.0),
     lambda_identity=st.sampled_from([0.0, 0.3, 0.5, 2.0]),
     gan_mode=st.sampled_from(["lsgan", "vanilla", "hinge"]),
+    relativistic=st.booleans(),
+    r1_gamma=st.sampled_from([0.0, 0.5, 10.0]),
     seed=st.integers(0, 2**16),
 )
 def test_train_step_losses_match_an_independent_computation(
-    lambda_cycle: float, lambda_identity: float, gan_mode: str, seed: int
+    lambda_cycle: float,
+    lambda_identity: float,
+    gan_mode: str,
+    relativistic: bool,
+    r1_gamma: float,
+    seed: int,
 ) -> None:
     cfg = TrainConfig(
         lambda_cycle=lambda_cycle,
         lambda_identity=lambda_identity,
         gan_mode=gan_mode,  # type: ignore[arg-type]
+        relativistic=relativistic,
+        r1_gamma=r1_gamma,
         pool_size=2,
         seed=seed,
     )
@@ -174,3 +219,41 @@ def test_no_cycle_noise_draws_no_random_numbers() -> None:
 def test_cycle_noise_is_validated(bad: object) -> None:
     with pytest.raises(ValueError, match="cycle_noise"):
         TrainConfig(cycle_noise=bad)  # type: ignore[arg-type]
+
+
+def test_r1_and_relativistic_change_the_discriminator_update_not_the_batch() -> None:
+    x, y = (
+        torch.rand(2, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(s)) for s in (1, 2)
+    )
+    after = {}
+    for name, cfg in {
+        "plain": TrainConfig(pool_size=0),
+        "r1": TrainConfig(pool_size=0, r1_gamma=10.0),
+        "relativistic": TrainConfig(pool_size=0, relativistic=True),
+    }.items():
+        trainer = _trainer(cfg, 0)
+        trainer.train_step(x, y)
+        after[name] = trainer.model.state_dict()
+        assert not x.requires_grad and not y.requires_grad  # the caller's batch is untouched
+    d_keys = [k for k in after["plain"] if k.startswith("d_")]
+    g_keys = [k for k in after["plain"] if k.startswith("g_")]
+    # R1 changes only the discriminators' update (the generators step first, unchanged)...
+    assert all(torch.equal(after["r1"][k], after["plain"][k]) for k in g_keys)
+    assert any(not torch.equal(after["r1"][k], after["plain"][k]) for k in d_keys)
+    # ... the relativistic loss changes both.
+    assert any(not torch.equal(after["relativistic"][k], after["plain"][k]) for k in g_keys)
+
+
+@pytest.mark.parametrize(
+    ("fields", "match"),
+    [
+        ({"r1_gamma": -1.0}, "r1_gamma"),
+        ({"r1_gamma": float("inf")}, "r1_gamma"),
+        ({"r1_gamma": 1.0, "compile": True}, "compile"),
+        ({"r1_gamma": 1.0, "amp": "fp16"}, "fp16"),
+        ({"relativistic": 1}, "relativistic"),
+    ],
+)
+def test_r1_and_relativistic_options_are_validated(fields: dict[str, object], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**fields)  # type: ignore[arg-type]

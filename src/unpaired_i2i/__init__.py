@@ -19,7 +19,9 @@ from unpaired_i2i.losses import (
     fake_mse_loss,
     gan_loss,
     identity_loss,
+    r1_penalty,
     real_mse_loss,
+    relativistic_gan_loss,
 )
 from unpaired_i2i.models import (
     ConvDiscriminator,
@@ -208,8 +210,10 @@ __all__ = [
     "model_cache_dir",
     "plan_tiling",
     "psnr",
+    "r1_penalty",
     "real_mse_loss",
     "recipe",
+    "relativistic_gan_loss",
     "resolve_amp",
     "resolve_inception_weights",
     "save_checkpoint_file",

@@ -22,7 +22,9 @@ __all__ = [
     "fake_mse_loss",
     "gan_loss",
     "identity_loss",
+    "r1_penalty",
     "real_mse_loss",
+    "relativistic_gan_loss",
 ]
 
 Reduction: TypeAlias = Literal["mean", "sum", "none"]
@@ -212,6 +214,110 @@ def gan_loss(
             )
         return _reduce(-pred, reduction)
     return _reduce(F.relu(1.0 - pred) if target_is_real else F.relu(1.0 + pred), reduction)
+
+
+def relativistic_gan_loss(
+    pred: torch.Tensor,
+    other: torch.Tensor,
+    target_is_real: bool,
+    *,
+    mode: GANMode = "lsgan",
+    reduction: Reduction = "mean",
+) -> torch.Tensor:
+    """Relativistic average adversarial loss (Jolicoeur-Martineau 2018).
+
+    It scores how much more real ``pred``'s images look than the other batch's, on average.
+
+    With ``d = pred - mean(other)`` (the mean over every score of the other batch, all images
+    and patches):
+
+    - ``"lsgan"`` (RaLSGAN): ``mean((d - 1)^2)`` for a real target, ``mean((d + 1)^2)`` for
+      fake;
+    - ``"vanilla"`` (RaSGAN): binary cross-entropy of ``d`` as a logit against 1 or 0;
+    - ``"hinge"`` (RaHinge): ``mean(relu(1 - d))`` for real, ``mean(relu(1 + d))`` for fake.
+
+    The discriminator's loss is ``f(D(real), D(fake), True) + f(D(fake), D(real), False)``; the
+    generator's is the same with the targets swapped, ``f(D(fake), D(real), True) +
+    f(D(real), D(fake), False)``, so the generator also learns from the real images' scores.
+    Gradients flow through ``other``'s mean as well.
+
+    Args:
+        pred: Raw discriminator scores of one batch, any shape, e.g. ``(N, 1, H', W')``.
+        other: Raw scores of the batch it is compared with (real for a fake ``pred`` and vice
+            versa), any shape with at least one element.
+        target_is_real: Whether ``pred``'s images should look more real than ``other``'s.
+        mode: ``"lsgan"``, ``"vanilla"`` or ``"hinge"``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"`` (over ``pred``'s elements).
+
+    Returns:
+        A 0-d tensor ``>= 0``.
+
+    Raises:
+        ValueError: ``mode`` or ``reduction`` is unknown, or ``other`` is empty.
+
+    Example:
+        >>> import torch
+        >>> real, fake = torch.full((2, 1, 3, 3), 0.5), torch.full((2, 1, 3, 3), -0.5)
+        >>> relativistic_gan_loss(real, fake, True).item()  # real is 1 above fake on average
+        0.0
+        >>> relativistic_gan_loss(fake, real, True).item()  # the generator's view of the fake
+        4.0
+    """
+    check_choice("mode", mode, GAN_MODES)
+    if other.numel() == 0:
+        raise ValueError("other must hold at least one score; got an empty tensor")
+    d = pred - other.mean()
+    if mode == "lsgan":
+        return _reduce((d - (1.0 if target_is_real else -1.0)).square(), reduction)
+    if mode == "vanilla":
+        target = torch.ones_like(d) if target_is_real else torch.zeros_like(d)
+        return _reduce(F.binary_cross_entropy_with_logits(d, target, reduction="none"), reduction)
+    return _reduce(F.relu(1.0 - d) if target_is_real else F.relu(1.0 + d), reduction)
+
+
+def r1_penalty(scores: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """R1 gradient penalty (Mescheder et al. 2018) on the images a discriminator scored.
+
+    The squared norm of the discriminator's gradient with respect to its input images,
+    averaged over the batch.
+
+    An image's score is the mean of its patch scores, so the penalty is
+    ``mean_n ||d mean(scores[n]) / d images[n]||^2``; a loss adds ``gamma / 2`` times it on
+    real images (``TrainConfig.r1_gamma``). The gradient is built with ``create_graph=True``,
+    so the penalty can itself be back-propagated into the discriminator's weights (a second
+    backward pass through the discriminator).
+
+    Args:
+        scores: Raw discriminator scores ``(N, ...)`` computed from ``images`` (with the
+            autograd graph).
+        images: The scored images ``(N, C, H, W)``, with ``requires_grad=True``.
+
+    Returns:
+        A 0-d tensor ``>= 0``.
+
+    Raises:
+        ValueError: ``images`` does not require gradients, or the batch sizes differ.
+
+    Example:
+        >>> import torch
+        >>> images = torch.ones(2, 3, 4, 4, requires_grad=True)
+        >>> scores = 0.5 * images.sum(dim=(1, 2, 3), keepdim=True)  # gradient 0.5 per pixel
+        >>> r1_penalty(scores, images).item()  # 48 pixels * 0.5^2
+        12.0
+    """
+    if not images.requires_grad:
+        raise ValueError(
+            "images must require gradients (set images.requires_grad_(True) before the "
+            "discriminator scores them); got a tensor with requires_grad=False"
+        )
+    if scores.ndim == 0 or scores.shape[0] != images.shape[0]:
+        raise ValueError(
+            f"scores must have the batch size of images ({images.shape[0]}) first; "
+            f"got shape {tuple(scores.shape)}"
+        )
+    per_image = scores.reshape(scores.shape[0], -1).float().mean(1)
+    (grad,) = torch.autograd.grad(per_image.sum(), images, create_graph=True)
+    return grad.float().square().reshape(grad.shape[0], -1).sum(1).mean()
 
 
 class GANLoss(nn.Module):

@@ -64,6 +64,17 @@ class TrainConfig:
             structure; noise on that channel removes the shortcut (Bashkirova et al. 2019).
             0 (reference) adds none and draws no random numbers.
         gan_mode: Adversarial objective: ``"lsgan"`` (reference), ``"vanilla"`` or ``"hinge"``.
+        relativistic: Use the relativistic average form of ``gan_mode`` (Jolicoeur-Martineau
+            2018; RaLSGAN for ``"lsgan"``, see :func:`~unpaired_i2i.relativistic_gan_loss`):
+            each discriminator judges whether real images look more real than the fakes on
+            average, and each generator's adversarial term also uses the real images' scores
+            (one more forward pass of each frozen discriminator per step). ``False``
+            (reference): the plain form.
+        r1_gamma: Weight ``gamma`` of the R1 gradient penalty on real images (Mescheder et al.
+            2018, see :func:`~unpaired_i2i.r1_penalty`): each discriminator's loss adds
+            ``gamma / 2 * E ||grad_x D(x)||^2``, which needs a second backward pass through the
+            discriminators. Not available with ``compile=True`` (compiled graphs have no
+            double backward) or ``amp="fp16"``. 0 (reference): no penalty.
         pool_size: Images per :class:`ImagePool` (0 disables the pools).
         epochs: Epochs at the full learning rate.
         decay_epochs: Epochs of linear LR decay after them (see
@@ -119,6 +130,8 @@ class TrainConfig:
     lambda_identity: float = 0.5
     cycle_noise: float = 0.0
     gan_mode: GANMode = "lsgan"
+    relativistic: bool = False
+    r1_gamma: float = 0.0
     pool_size: int = 50
     epochs: int = 100
     decay_epochs: int = 100
@@ -159,6 +172,10 @@ class TrainConfig:
             )
             setattr(self, name, value)
         check_choice(f + "gan_mode", self.gan_mode, GAN_MODES)
+        check_bool(f + "relativistic", self.relativistic)
+        self.r1_gamma = check_float(
+            f + "r1_gamma", self.r1_gamma, expected="a finite float >= 0", ok=lambda v: v >= 0
+        )
         for name in ("pool_size", "epochs", "decay_epochs", "checkpoint_every", "keep_last"):
             check_int(f + name, getattr(self, name), 0)
         check_int(f + "seed", self.seed, 0, 2**63 - 1)
@@ -183,6 +200,18 @@ class TrainConfig:
                 f"'inductor' or 'aot_eager'; got {backend!r}"
             )
         check_bool(f + "cudnn_benchmark", self.cudnn_benchmark)
+        if self.r1_gamma > 0 and self.compile:
+            raise ValueError(
+                f"{f}r1_gamma > 0 needs a second backward pass through the discriminators, "
+                f"which compiled networks do not have: set compile=False or r1_gamma=0; got "
+                f"r1_gamma={self.r1_gamma} with compile=True"
+            )
+        if self.r1_gamma > 0 and self.amp == "fp16":
+            raise ValueError(
+                f"{f}r1_gamma > 0 is not available with amp='fp16' (the penalty's gradient "
+                f"would be taken from unscaled float16 scores): use amp='bf16' or 'off'; got "
+                f"r1_gamma={self.r1_gamma} with amp='fp16'"
+            )
         check_bool(f + "tf32", self.tf32)
 
     @property

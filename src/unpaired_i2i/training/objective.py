@@ -18,7 +18,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from unpaired_i2i.losses import cycle_consistency_loss, gan_loss, identity_loss
+from unpaired_i2i.losses import (
+    cycle_consistency_loss,
+    gan_loss,
+    identity_loss,
+    r1_penalty,
+    relativistic_gan_loss,
+)
 from unpaired_i2i.models.cyclegan import CycleGAN
 from unpaired_i2i.training.config import TrainConfig
 from unpaired_i2i.training.pool import ImagePool
@@ -148,6 +154,27 @@ class CycleObjective:
             for_discriminator=for_discriminator,
         )
 
+    def _relativistic(
+        self, pred: torch.Tensor, other: torch.Tensor, target_is_real: bool
+    ) -> torch.Tensor:
+        return relativistic_gan_loss(
+            pred.float(), other.float(), target_is_real, mode=self.config.gan_mode
+        )
+
+    def _adversarial_term(
+        self, discriminator: nn.Module, fake: torch.Tensor, real: torch.Tensor
+    ) -> torch.Tensor:
+        """A generator's adversarial term: its fakes scored by a frozen discriminator."""
+        fake_score: torch.Tensor = discriminator(fake)
+        if not self.config.relativistic:
+            return self._gan(fake_score, True, for_discriminator=False)
+        # The real images' scores carry no gradient (frozen weights, constant input); the
+        # generator's gradient reaches them only through the mean of the fakes' scores.
+        real_score: torch.Tensor = discriminator(real)
+        return self._relativistic(fake_score, real_score, True) + self._relativistic(
+            real_score, fake_score, False
+        )
+
     def _cycle_input(self, fake: torch.Tensor) -> torch.Tensor:
         """``fake`` plus ``N(0, cycle_noise^2)`` noise, the input of the backward generator."""
         std = self.config.cycle_noise
@@ -209,7 +236,9 @@ class CycleObjective:
     ) -> dict[str, torch.Tensor]:
         """Return the generator loss terms and their sum ``g_total`` (with gradients).
 
-        ``g_adv_xy = gan(d_y(fake_y), real)``, ``g_adv_yx = gan(d_x(fake_x), real)``,
+        ``g_adv_xy = gan(d_y(fake_y), real)``, ``g_adv_yx = gan(d_x(fake_x), real)`` (with
+        ``TrainConfig.relativistic``: ``ra(d_y(fake_y), d_y(y), real) + ra(d_y(y),
+        d_y(fake_y), fake)`` with ``ra`` = :func:`~unpaired_i2i.relativistic_gan_loss`),
         ``cycle_x = lambda_cycle * L1(rec_x, x)``, ``cycle_y`` likewise,
         ``identity_x = w * L1(idt_x, x)`` and ``identity_y = w * L1(idt_y, y)`` with
         ``w = lambda_identity * lambda_cycle`` (zeros when the identity terms are disabled).
@@ -230,10 +259,8 @@ class CycleObjective:
         # parameters' gradients.
         d_x: nn.Module = self.networks.frozen_d_x
         d_y: nn.Module = self.networks.frozen_d_y
-        score_y: torch.Tensor = d_y(outputs["fake_y"])
-        score_x: torch.Tensor = d_x(outputs["fake_x"])
-        adv_xy = self._gan(score_y, True, for_discriminator=False)
-        adv_yx = self._gan(score_x, True, for_discriminator=False)
+        adv_xy = self._adversarial_term(d_y, outputs["fake_y"], real_y)
+        adv_yx = self._adversarial_term(d_x, outputs["fake_x"], real_x)
         cycle_x = cycle_consistency_loss(real_x.float(), outputs["rec_x"].float(), cfg.lambda_cycle)
         cycle_y = cycle_consistency_loss(real_y.float(), outputs["rec_y"].float(), cfg.lambda_cycle)
         total = adv_xy + adv_yx + cycle_x + cycle_y
@@ -258,10 +285,14 @@ class CycleObjective:
     def compute_discriminator_loss(
         self, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor
     ) -> torch.Tensor:
-        """Return ``0.5 * (gan(D(real), real) + gan(D(fake), fake))``.
+        """Return ``0.5 * (gan(D(real), real) + gan(D(fake), fake))``, plus the R1 penalty.
 
-        When the discriminators treat every sample independently (no BatchNorm) and the two
-        batches have one shape, ``D`` scores ``cat([real, fake])`` in one call.
+        With ``TrainConfig.relativistic`` the two terms are ``ra(D(real), D(fake), real)`` and
+        ``ra(D(fake), D(real), fake)`` (:func:`~unpaired_i2i.relativistic_gan_loss`); with
+        ``TrainConfig.r1_gamma > 0`` the loss adds ``r1_gamma / 2 * r1_penalty(D(real),
+        real)`` (:func:`~unpaired_i2i.r1_penalty`). When the discriminators treat every sample
+        independently (no BatchNorm) and the two batches have one shape, ``D`` scores
+        ``cat([real, fake])`` in one call.
 
         Args:
             discriminator: ``d_x`` or ``d_y``.
@@ -271,6 +302,9 @@ class CycleObjective:
         Returns:
             A 0-d float32 tensor.
         """
+        cfg = self.config
+        if cfg.r1_gamma > 0:
+            real = real.detach().requires_grad_(True)  # a new leaf: the batch is untouched
         both = self._pair(real, fake) if self._batch_discriminators else None
         if both is not None:
             # A per-sample discriminator scores the real and the fake batch in one call.
@@ -278,9 +312,16 @@ class CycleObjective:
         else:
             real_score = discriminator(real)
             fake_score = discriminator(fake)
-        real_term = self._gan(real_score, True, for_discriminator=True)
-        fake_term = self._gan(fake_score, False, for_discriminator=True)
-        return 0.5 * (real_term + fake_term)
+        if cfg.relativistic:
+            real_term = self._relativistic(real_score, fake_score, True)
+            fake_term = self._relativistic(fake_score, real_score, False)
+        else:
+            real_term = self._gan(real_score, True, for_discriminator=True)
+            fake_term = self._gan(fake_score, False, for_discriminator=True)
+        loss = 0.5 * (real_term + fake_term)
+        if cfg.r1_gamma > 0:
+            loss = loss + 0.5 * cfg.r1_gamma * r1_penalty(real_score, real)
+        return loss
 
     def _set_d_requires_grad(self, flag: bool) -> None:
         for p in self._d_params:
