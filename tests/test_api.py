@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 from pathlib import Path
 
 import pytest
@@ -34,9 +35,11 @@ def test_package_is_typed() -> None:
     assert (Path(unpaired_i2i.__file__).parent / "py.typed").is_file()
 
 
-def test_benchmark_reports_ratio_against_the_plain_loop() -> None:
+def test_benchmark_reports_ratio_against_the_plain_loop(tmp_path: Path) -> None:
+    report = tmp_path / "bench.json"
     results = run_benchmarks(
         [BenchVariant("channels_last", channels_last=True)],
+        output=report,
         size=32,
         n_blocks=1,
         base_channels=2,
@@ -54,7 +57,18 @@ def test_benchmark_reports_ratio_against_the_plain_loop() -> None:
     assert other["min_s"] <= other["median_s"] <= other["max_s"]
     assert "x1.00 vs plain eager fp32" in format_result(base)
     assert BENCH_VARIANTS["channels_last"] == BenchVariant("channels_last", channels_last=True)
-    assert "| channels_last |" in format_markdown(results)
+    table = format_markdown(results)
+    assert "| channels_last |" in table
+    # A saved report tables the same later, dated with the day it was measured.
+    saved = json.loads(report.read_text())
+    assert saved["machine"]["date"][:10] in table.splitlines()[0]
+    assert format_markdown(saved) == table
+    saved["machine"]["date"] = "2001-02-03T04:05:06Z"
+    assert "2001-02-03" in format_markdown(saved)
+    with pytest.raises(ValueError, match="settings"):
+        format_markdown({"results": saved["results"]})
+    with pytest.raises(ValueError, match="at least one"):
+        format_markdown([])
 
 
 def test_benchmark_plain_loop_is_the_reference_step() -> None:

@@ -23,7 +23,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
@@ -149,16 +149,18 @@ def machine_info(device: torch.device | str) -> dict[str, Any]:
     """Describe the machine a benchmark ran on.
 
     Returns:
-        ``torch``, ``python``, ``unpaired_i2i`` (version), ``commit`` (git, when run from a
-        checkout), ``platform``, ``cpu_model``, ``cpu_flags`` (those of AVX2, AVX-512,
-        AVX-512 bf16/fp16 and AMX present), ``cpu_amx``, ``cpu_count``, ``torch_threads``,
-        ``device``, and on CUDA ``device_name``, ``cuda`` and ``cudnn``.
+        ``date`` (UTC, ISO 8601, when this was called), ``torch``, ``python``,
+        ``unpaired_i2i`` (version), ``commit`` (git, when run from a checkout), ``platform``,
+        ``cpu_model``, ``cpu_flags`` (those of AVX2, AVX-512, AVX-512 bf16/fp16 and AMX
+        present), ``cpu_amx``, ``cpu_count``, ``torch_threads``, ``device``, and on CUDA
+        ``device_name``, ``cuda`` and ``cudnn``.
     """
     from unpaired_i2i.training.speed import cpu_has_amx
 
     device = torch.device(device)
     model, flags = _cpu_model_and_flags()
     info: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "unpaired_i2i": __version__,
@@ -614,29 +616,52 @@ def format_result(result: dict[str, Any]) -> str:
     )
 
 
-def format_markdown(results: Sequence[dict[str, Any]]) -> str:
+def format_markdown(results: Sequence[dict[str, Any]] | Mapping[str, Any]) -> str:
     """A Markdown table of :func:`run_benchmarks` results, with the settings and machine.
 
+    Args:
+        results: What :func:`run_benchmarks` returned, or the report it wrote with
+            ``output=`` (``json.load`` of that file: ``settings``, ``machine``, ``results``),
+            so a saved run can be tabled again later.
+
     Returns:
-        The text: a heading line naming the device, settings and date, then one row per
-        variant (ms/step median and IQR, images/s, ratio to the plain eager float32 loop,
-        achieved TFLOP/s, warm-up time, peak memory).
+        The text: a heading line naming the device, settings and the date of the measurement
+        (``machine["date"]``; today for reports without one), then one row per variant
+        (ms/step median and IQR, images/s, ratio to the plain eager float32 loop, achieved
+        TFLOP/s, warm-up time, peak memory).
+
+    Raises:
+        ValueError: There are no results, or a report lacks ``settings``, ``machine`` or
+            ``results``.
     """
-    first = results[0]
-    s, m = first["settings"], first["machine"]
+    if isinstance(results, Mapping):
+        missing = [k for k in ("settings", "machine", "results") if k not in results]
+        if missing:
+            raise ValueError(
+                "results must be run_benchmarks' list or its JSON report with the keys "
+                f"'settings', 'machine' and 'results'; the report lacks {missing}"
+            )
+        s, m = results["settings"], results["machine"]
+        rows: Sequence[dict[str, Any]] = results["results"]
+    else:
+        rows = results
+        s, m = (rows[0]["settings"], rows[0]["machine"]) if rows else ({}, {})
+    if not rows:
+        raise ValueError("results must hold at least one benchmark result; got none")
+    date = str(m.get("date") or time.strftime("%Y-%m-%d"))[:10]
     flags = ", ".join(m["cpu_flags"]) or "no AVX2"
     device = m.get("device_name") or f"{m['cpu_model']} ({flags}, {m['torch_threads']} threads)"
     lines = [
         f"**{s['kind']}**, `{s['preset']}` {s['size']}x{s['size']}, "
         f"{s['n_blocks'] if s['n_blocks'] is not None else 'preset'} blocks, "
         f"batch {s['batch_size']}, on {device}, torch {m['torch']}, "
-        f"{time.strftime('%Y-%m-%d')}, commit {m['commit'] or 'unknown'}",
+        f"{date}, commit {m['commit'] or 'unknown'}",
         "",
         "| variant | ms/step (median) | IQR ms | images/s | vs plain eager fp32 | TFLOP/s "
         "| warm-up s | peak MiB |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for r in results:
+    for r in rows:
         peak = r["peak_memory_mib"]
         lines.append(
             f"| {r['variant']['name']} | {r['median_s'] * 1000:.1f} | {r['iqr_s'] * 1000:.1f} "
