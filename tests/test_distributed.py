@@ -70,22 +70,19 @@ def test_ranks_train_in_step_on_their_own_shards(straight: Path) -> None:
     assert first["last_losses"] == second["last_losses"]  # averaged across ranks
 
 
-def test_r1_penalty_and_relativistic_losses_keep_the_ranks_in_step(tmp_path: Path) -> None:
+def test_r1_penalty_and_relativistic_losses_keep_the_ranks_in_step(
+    straight: Path, tmp_path: Path
+) -> None:
     # The R1 penalty takes a gradient with respect to the images inside the DDP-wrapped
     # discriminators' forward (a double backward); the relativistic terms score the real
     # images with the frozen discriminators as well.
     out = tmp_path / "r1"
-    torchrun(out, "--steps", "4", "--save-at", "4", "--r1-gamma", "10", "--relativistic")
+    torchrun(out, "--steps", "8", "--save-at", "4", "--r1-gamma", "10", "--relativistic")
     first, second = rank_results(out)
     assert_same_weights(first["weights"], second["weights"])
     assert first["last_losses"] == second["last_losses"]
-    plain = tmp_path / "plain"
-    torchrun(plain, "--steps", "4", "--save-at", "4")
-    d_weights = [k for k in first["weights"] if k.startswith("d_")]
-    assert any(
-        not torch.equal(first["weights"][k], rank_results(plain)[0]["weights"][k])
-        for k in d_weights
-    )
+    plain = rank_results(straight)[0]["weights"]  # the same run without them
+    assert any(not torch.equal(first["weights"][k], plain[k]) for k in plain if k.startswith("d_"))
 
 
 def test_only_rank_zero_writes_and_the_checkpoint_holds_every_rank(straight: Path) -> None:
@@ -143,7 +140,11 @@ def test_resuming_with_another_world_size_warns_once_and_trains(straight: Path) 
     )
     config = TrainConfig(epochs=2, decay_epochs=2, pool_size=3, log_every=2, lr=1e-3, seed=3)
     trainer = CycleTrainer(model, config, device="cpu")
-    with pytest.warns(UserWarning, match=r"written by 2 process\(es\), this run has 1") as record:
+    # This trainer has none of the run's callbacks, which is reported too.
+    with (
+        pytest.warns(UserWarning, match="no callback claims"),
+        pytest.warns(UserWarning, match=r"written by 2 process\(es\), this run has 1") as record,
+    ):
         trainer.load_checkpoint(straight / "rank0" / "checkpoints" / "step-00000004.pt")
     assert len([w for w in record if "process(es)" in str(w.message)]) == 1
     assert trainer.state.step == 4
