@@ -641,13 +641,14 @@ def format_markdown(results: Sequence[dict[str, Any]] | Mapping[str, Any]) -> st
                 "results must be run_benchmarks' list or its JSON report with the keys "
                 f"'settings', 'machine' and 'results'; the report lacks {missing}"
             )
-        s, m = results["settings"], results["machine"]
         rows: Sequence[dict[str, Any]] = results["results"]
     else:
         rows = results
-        s, m = (rows[0]["settings"], rows[0]["machine"]) if rows else ({}, {})
     if not rows:
         raise ValueError("results must hold at least one benchmark result; got none")
+    # A report holds the settings and machine once; each returned result holds them too.
+    source = results if isinstance(results, Mapping) else rows[0]
+    s, m = source["settings"], source["machine"]
     date = str(m.get("date") or time.strftime("%Y-%m-%d"))[:10]
     flags = ", ".join(m["cpu_flags"]) or "no AVX2"
     device = m.get("device_name") or f"{m['cpu_model']} ({flags}, {m['torch_threads']} threads)"

@@ -267,12 +267,10 @@ def relativistic_gan_loss(
     if other.numel() == 0:
         raise ValueError("other must hold at least one score; got an empty tensor")
     d = pred - other.mean()
-    if mode == "lsgan":
+    if mode == "lsgan":  # targets +1 / -1: a fake target of 0 would ask for d = 0
         return _reduce((d - (1.0 if target_is_real else -1.0)).square(), reduction)
-    if mode == "vanilla":
-        target = torch.ones_like(d) if target_is_real else torch.zeros_like(d)
-        return _reduce(F.binary_cross_entropy_with_logits(d, target, reduction="none"), reduction)
-    return _reduce(F.relu(1.0 - d) if target_is_real else F.relu(1.0 + d), reduction)
+    # vanilla and hinge: the discriminator's form of the plain loss, applied to d
+    return gan_loss(d, target_is_real, mode=mode, for_discriminator=True, reduction=reduction)
 
 
 def r1_penalty(scores: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
