@@ -38,6 +38,8 @@ def batch(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 # ----------------------------------------------------------------------------- amp="auto"
 @pytest.mark.parametrize("amx", [True, False])
 def test_auto_amp_on_cpu_follows_amx(monkeypatch: pytest.MonkeyPatch, amx: bool) -> None:
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
     monkeypatch.setattr(speed, "cpu_has_amx", lambda: amx)
     assert resolve_amp("auto", "cpu") == ("bf16" if amx else "off")
     trainer = CycleTrainer(make_model(), TrainConfig(amp="auto"), device="cpu")
@@ -50,6 +52,50 @@ def test_auto_amp_on_cuda_follows_bf16_support(monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16)
     assert resolve_amp("auto", torch.device("cuda", 0)) == ("bf16" if bf16 else "off")
+
+
+@pytest.mark.parametrize(
+    ("variable", "cap", "allowed"),
+    [
+        ("ONEDNN_MAX_CPU_ISA", "AVX512_CORE", False),
+        ("ONEDNN_MAX_CPU_ISA", "avx2", False),
+        ("DNNL_MAX_CPU_ISA", "AVX512_CORE_BF16", False),
+        ("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX", True),
+        ("ONEDNN_MAX_CPU_ISA", "AVX10_1_512_AMX_FP16", True),
+        ("ONEDNN_MAX_CPU_ISA", "ALL", True),
+        ("ONEDNN_MAX_CPU_ISA", "", True),
+    ],
+)
+def test_auto_amp_on_cpu_respects_a_onednn_isa_cap(
+    monkeypatch: pytest.MonkeyPatch, variable: str, cap: str, allowed: bool
+) -> None:
+    # With AMX in the CPU but oneDNN capped below it, bf16 convolutions are slow: fp32.
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    monkeypatch.setenv(variable, cap)
+    monkeypatch.setattr(speed, "cpu_has_amx", lambda: True)
+    assert speed.onednn_allows_amx() is allowed
+    assert resolve_amp("auto", "cpu") == ("bf16" if allowed else "off")
+    assert resolve_amp("bf16", "cpu") == "bf16"  # an explicit choice is never overridden
+
+
+def test_machine_info_records_the_onednn_isa_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    from unpaired_i2i.bench import machine_info
+
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    assert machine_info("cpu")["onednn_max_cpu_isa"] is None
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE")
+    info = machine_info("cpu")
+    assert info["onednn_max_cpu_isa"] == "AVX512_CORE" and isinstance(info["cpu_amx"], bool)
+    # A table made from such a report says the figures were taken under the cap.
+    from unpaired_i2i.bench import format_markdown
+
+    result = {"variant": {"name": "eager-fp32"}, "median_s": 1.0, "iqr_s": 0.1}
+    result |= {"images_per_s": 2.0, "warmup_s": 0.5, "peak_memory_mib": None}
+    settings = {"kind": "train", "preset": "cyclegan", "size": 32, "n_blocks": 1}
+    report = {"settings": settings | {"batch_size": 1}, "machine": info, "results": [result]}
+    assert "oneDNN capped at AVX512_CORE" in format_markdown(report).splitlines()[0]
 
 
 def test_explicit_amp_is_kept_and_other_devices_get_fp32() -> None:

@@ -152,7 +152,9 @@ def machine_info(device: torch.device | str) -> dict[str, Any]:
         ``date`` (UTC, ISO 8601, when this was called), ``torch``, ``python``,
         ``unpaired_i2i`` (version), ``commit`` (git, when run from a checkout), ``platform``,
         ``cpu_model``, ``cpu_flags`` (those of AVX2, AVX-512, AVX-512 bf16/fp16 and AMX
-        present), ``cpu_amx``, ``cpu_count``, ``torch_threads``, ``device``, and on CUDA
+        present), ``cpu_amx``, ``onednn_max_cpu_isa`` (the ``ONEDNN_MAX_CPU_ISA`` cap on
+        torch's CPU convolutions, ``None`` when unset), ``cpu_count``, ``torch_threads``,
+        ``device``, and on CUDA
         ``device_name``, ``cuda`` and ``cudnn``.
     """
     from unpaired_i2i.training.speed import cpu_has_amx
@@ -169,6 +171,8 @@ def machine_info(device: torch.device | str) -> dict[str, Any]:
         "cpu_model": model,
         "cpu_flags": flags,
         "cpu_amx": cpu_has_amx(),
+        "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA")
+        or os.environ.get("DNNL_MAX_CPU_ISA"),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "device": str(device),
@@ -651,6 +655,8 @@ def format_markdown(results: Sequence[dict[str, Any]] | Mapping[str, Any]) -> st
     s, m = source["settings"], source["machine"]
     date = str(m.get("date") or time.strftime("%Y-%m-%d"))[:10]
     flags = ", ".join(m["cpu_flags"]) or "no AVX2"
+    if m.get("onednn_max_cpu_isa"):
+        flags += f", oneDNN capped at {m['onednn_max_cpu_isa']}"
     device = m.get("device_name") or f"{m['cpu_model']} ({flags}, {m['torch_threads']} threads)"
     lines = [
         f"**{s['kind']}**, `{s['preset']}` {s['size']}x{s['size']}, "
