@@ -36,10 +36,16 @@ def batch(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 # ----------------------------------------------------------------------------- amp="auto"
-@pytest.mark.parametrize("amx", [True, False])
-def test_auto_amp_on_cpu_follows_amx(monkeypatch: pytest.MonkeyPatch, amx: bool) -> None:
+@pytest.fixture
+def no_onednn_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run without an ``ONEDNN_MAX_CPU_ISA`` / ``DNNL_MAX_CPU_ISA`` from the environment."""
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
     monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+
+
+@pytest.mark.usefixtures("no_onednn_cap")
+@pytest.mark.parametrize("amx", [True, False])
+def test_auto_amp_on_cpu_follows_amx(monkeypatch: pytest.MonkeyPatch, amx: bool) -> None:
     monkeypatch.setattr(speed, "cpu_has_amx", lambda: amx)
     assert resolve_amp("auto", "cpu") == ("bf16" if amx else "off")
     trainer = CycleTrainer(make_model(), TrainConfig(amp="auto"), device="cpu")
@@ -66,12 +72,11 @@ def test_auto_amp_on_cuda_follows_bf16_support(monkeypatch: pytest.MonkeyPatch, 
         ("ONEDNN_MAX_CPU_ISA", "", True),
     ],
 )
+@pytest.mark.usefixtures("no_onednn_cap")
 def test_auto_amp_on_cpu_respects_a_onednn_isa_cap(
     monkeypatch: pytest.MonkeyPatch, variable: str, cap: str, allowed: bool
 ) -> None:
     # With AMX in the CPU but oneDNN capped below it, bf16 convolutions are slow: fp32.
-    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
-    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
     monkeypatch.setenv(variable, cap)
     monkeypatch.setattr(speed, "cpu_has_amx", lambda: True)
     assert speed.onednn_allows_amx() is allowed
@@ -79,11 +84,10 @@ def test_auto_amp_on_cpu_respects_a_onednn_isa_cap(
     assert resolve_amp("bf16", "cpu") == "bf16"  # an explicit choice is never overridden
 
 
+@pytest.mark.usefixtures("no_onednn_cap")
 def test_machine_info_records_the_onednn_isa_cap(monkeypatch: pytest.MonkeyPatch) -> None:
     from unpaired_i2i.bench import machine_info
 
-    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
-    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
     assert machine_info("cpu")["onednn_max_cpu_isa"] is None
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE")
     info = machine_info("cpu")

@@ -157,7 +157,7 @@ def machine_info(device: torch.device | str) -> dict[str, Any]:
         ``device``, and on CUDA
         ``device_name``, ``cuda`` and ``cudnn``.
     """
-    from unpaired_i2i.training.speed import cpu_has_amx
+    from unpaired_i2i.training.speed import cpu_has_amx, onednn_isa_cap
 
     device = torch.device(device)
     model, flags = _cpu_model_and_flags()
@@ -171,8 +171,7 @@ def machine_info(device: torch.device | str) -> dict[str, Any]:
         "cpu_model": model,
         "cpu_flags": flags,
         "cpu_amx": cpu_has_amx(),
-        "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA")
-        or os.environ.get("DNNL_MAX_CPU_ISA"),
+        "onednn_max_cpu_isa": onednn_isa_cap(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "device": str(device),

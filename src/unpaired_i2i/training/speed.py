@@ -33,6 +33,7 @@ __all__ = [
     "implementation_flags",
     "make_adam",
     "onednn_allows_amx",
+    "onednn_isa_cap",
     "resolve_amp",
 ]
 
@@ -59,6 +60,14 @@ def cpu_has_amx() -> bool:
         return False
 
 
+def onednn_isa_cap() -> str | None:
+    """The instruction-set cap set for oneDNN in the environment, as written; ``None`` if unset.
+
+    ``ONEDNN_MAX_CPU_ISA``, else its older name ``DNNL_MAX_CPU_ISA``.
+    """
+    return os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA")
+
+
 def onednn_allows_amx() -> bool:
     """Whether oneDNN, torch's CPU convolution library, may use AMX in this process.
 
@@ -69,8 +78,7 @@ def onednn_allows_amx() -> bool:
     float32, and 0.28x as fast under ``ONEDNN_MAX_CPU_ISA=AVX512_CORE``). Unset, ``ALL``,
     ``DEFAULT`` or an ISA name with ``AMX`` in it allow AMX.
     """
-    cap = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or ""
-    cap = cap.strip().upper()
+    cap = (onednn_isa_cap() or "").strip().upper()
     return cap in ("", "ALL", "DEFAULT") or "AMX" in cap
 
 
