@@ -115,6 +115,9 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         "ref+ema+residual+no_identity+lr2x": imp(lr=4e-4),
         "ref+ema+residual+no_identity+ttur": imp(lr_d=8e-4),
         "ref+ema+residual+no_identity+cycle5": imp(lambda_cycle=5.0),
+        # residual generators keep the scene by construction: does the cycle term still need
+        # the reference's weight?
+        "ref+ema+residual+no_identity+cycle2": imp(lambda_cycle=2.0),
         "ref+ema+residual+no_identity+hinge": imp(gan_mode="hinge"),
         "ref+ema+residual+no_identity+no_pool": imp(pool_size=0),
         "ref+ema+residual+no_identity+up_kernel4": imp(up_kernel_size=4),
@@ -125,6 +128,11 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         ),
         "ref+ema+residual+no_identity+beta2_0.99": imp(betas=(0.5, 0.99)),
         "ref+ema+residual+no_identity+decay": imp(epochs=0, decay_epochs=5),
+        # the discriminators learn at half the generators' rate (TTUR the other way round:
+        # discriminators four times faster, "+ttur", lost)
+        "ref+ema+residual+no_identity+slow_d": imp(lr_d=1e-4),
+        # StyleGAN2's Adam betas (no first-moment momentum, second moment over ~100 steps)
+        "ref+ema+residual+no_identity+betas_0_0.99": imp(betas=(0.0, 0.99)),
         # R1 on real images, gamma from StyleGAN2-ADA's rule 0.0002 * size^2 / batch (0.8 at
         # 64x64, batch 1), rounded; relativistic average LSGAN
         "ref+ema+residual+no_identity+r1": imp(r1_gamma=1.0),
@@ -189,6 +197,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     from torch.utils.data import DataLoader
 
     from unpaired_i2i import EMA, Callback, CycleTrainer, ModelCheckpoint, evaluate_paired
+    from unpaired_i2i.bench import machine_info
 
     torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -281,6 +290,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         tag = _setting(args.size, args.n_blocks, args.width).replace("/", "_")
         name = f"{args.candidate}_s{args.seed}_{tag}.pt"
         torch.save({k: v.cpu() for k, v in generator.state_dict().items()}, weights / name)
+    machine = machine_info(trainer.device)
     record = {
         "candidate": args.candidate,
         "seed": args.seed,
@@ -299,6 +309,8 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         "shadows": shadow_scores,
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "torch": torch.__version__,
+        # the CPU kind decides the realisation as much as the thread count does
+        "machine": {k: machine[k] for k in ("cpu_model", "cpu_flags", "cpu_amx")},
     }
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "runs.jsonl", "a") as f:
