@@ -131,6 +131,8 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # the discriminators learn at half the generators' rate (TTUR the other way round:
         # discriminators four times faster, "+ttur", lost)
         "ref+ema+residual+no_identity+slow_d": imp(lr_d=1e-4),
+        # ... and the generators at twice the reference's rate, the discriminators at it
+        "ref+ema+residual+no_identity+fast_g": imp(lr=4e-4, lr_d=2e-4),
         # StyleGAN2's Adam betas (no first-moment momentum, second moment over ~100 steps)
         "ref+ema+residual+no_identity+betas_0_0.99": imp(betas=(0.0, 0.99)),
         # R1 on real images, gamma from StyleGAN2-ADA's rule 0.0002 * size^2 / batch (0.8 at
