@@ -141,6 +141,9 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         "ref+ema+residual+no_identity+relativistic": imp(relativistic=True),
         # two images per step, the learning rate scaled by sqrt(2) (Adam's square-root rule)
         "ref+ema+residual+no_identity+batch2": imp(lr=2e-4 * 2**0.5),
+        # the head that writes the image starts at zero: the untrained residual generator is
+        # exactly the identity, not the input plus the random head's noise
+        "ref+ema+residual+no_identity+zero_out": imp(zero_init_output=True),
         # issue 11's quality parity: the improved recipe in bfloat16 / compiled, same steps
         "improved@bf16": of("improved", amp="bf16"),
         "improved@compile": of("improved", compile=True),

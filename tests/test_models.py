@@ -242,6 +242,7 @@ def test_norm_factory_and_bias_override() -> None:
         ({"init": "uniform"}, "scheme must be one of"),
         ({"residual": 1}, "residual must be a bool"),
         ({"residual": True, "out_channels": 1}, "in_channels must equal out_channels"),
+        ({"zero_init_output": "yes"}, "zero_init_output must be a bool"),
     ],
 )
 def test_generator_option_errors(kwargs: dict[str, object], match: str) -> None:
@@ -462,3 +463,40 @@ def test_residual_option_round_trips_through_the_config() -> None:
     assert g.get_config()["residual"] is True
     assert ResnetGenerator(**g.get_config()).residual
     assert ResnetGenerator(base_channels=4, n_blocks=1).get_config()["residual"] is False
+
+
+# ---------------------------------------------------------------- zero-initialised output layer
+@pytest.mark.parametrize("head_kernel_size", [7, None])
+def test_zero_init_output_starts_residual_generator_at_the_identity(
+    head_kernel_size: int | None,
+) -> None:
+    """The image-writing layer starts at zero; every other weight is drawn as without it."""
+    torch.manual_seed(0)
+    plain = ResnetGenerator(
+        base_channels=4, n_blocks=1, residual=True, head_kernel_size=head_kernel_size
+    )
+    torch.manual_seed(0)
+    g = ResnetGenerator(
+        base_channels=4,
+        n_blocks=1,
+        residual=True,
+        head_kernel_size=head_kernel_size,
+        zero_init_output=True,
+    )
+    writer = g.head.conv if head_kernel_size is not None else g.decoder[-1].conv
+    # (every bias starts at zero anyway: init_weights zeroes them)
+    zeroed = {n for n, p in g.named_parameters() if n.endswith("weight") and p.abs().max() == 0}
+    prefix = "head.conv." if head_kernel_size is not None else f"decoder.{len(g.decoder) - 1}.conv."
+    assert zeroed == {prefix + "weight"}
+    assert writer.weight.abs().max() == 0 and writer.bias.abs().max() == 0
+    for (name, p), q in zip(g.named_parameters(), plain.parameters(), strict=True):
+        if name not in zeroed:
+            assert torch.equal(p, q), name
+    x = torch.rand(2, 3, 16, 16) * 1.8 - 0.9
+    with torch.no_grad():
+        assert torch.allclose(g(x), x, atol=1e-6)
+        assert not torch.allclose(plain(x), x, atol=1e-2)
+    # The zeroed layer still learns: its weight gets a gradient from the first step.
+    g(x).sub(torch.zeros_like(x)).abs().mean().backward()
+    assert writer.weight.grad is not None and writer.weight.grad.abs().max() > 0
+    assert ResnetGenerator(**g.get_config()).get_config()["zero_init_output"] is True

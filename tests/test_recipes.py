@@ -104,9 +104,13 @@ def test_overrides_reach_the_generators_discriminators_config_and_callbacks() ->
         seed=5,
         ema=0.99,
         ema_warmup=False,
+        zero_init_output=True,
     )
     g = spec.model.g_xy.get_config()
     assert (g["n_blocks"], g["base_channels"], g["upsampling"]) == (2, 8, "transpose")
+    for gen in (spec.model.g_xy, spec.model.g_yx):
+        assert gen.get_config()["zero_init_output"] is True
+        assert gen.head.conv.weight.abs().max() == 0
     d = spec.model.d_y.get_config()
     assert (d["base_channels"], d["spectral_norm"]) == (16, True)
     assert spec.config == TrainConfig(

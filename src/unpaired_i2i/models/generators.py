@@ -96,6 +96,13 @@ class ResnetGenerator(nn.Module):
             structure through and training learns what to change; same parameters, no
             measurable cost. Needs ``in_channels == out_channels``. ``False`` (reference):
             ``tanh(r)``.
+        zero_init_output: Initialise the layer that writes the image (the head, or the last
+            decoder layer without one) to zeros, weights and bias, after ``init``: the
+            untrained generator writes ``r = 0`` everywhere, so with ``residual=True`` it
+            returns its input exactly (and a grey image without), instead of the input plus
+            the noise a randomly initialised head adds (zero-initialised last layers, as in
+            Goyal et al. 2017 and diffusion U-Nets). Every other weight is drawn as without
+            it. ``False`` (reference): the head is initialised like every other layer.
 
     Shape:
         - Input: ``(N, in_channels, H, W)`` with ``H`` and ``W`` divisible by
@@ -135,6 +142,7 @@ class ResnetGenerator(nn.Module):
         init: InitScheme = "normal",
         init_gain: float = 0.02,
         residual: bool = False,
+        zero_init_output: bool = False,
     ) -> None:
         super().__init__()
         for name, value in (
@@ -159,6 +167,7 @@ class ResnetGenerator(nn.Module):
             if k is not None and (k < 1 or k % 2 == 0):
                 raise ValueError(f"{name} must be an odd positive integer or None; got {k!r}")
         check_bool("residual", residual)
+        check_bool("zero_init_output", zero_init_output)
         if residual and in_channels != out_channels:
             raise ValueError(
                 "residual=True adds the input to the output, so in_channels must equal "
@@ -185,6 +194,7 @@ class ResnetGenerator(nn.Module):
             "down_kernel_size": down_kernel_size,
             "up_kernel_size": up_kernel_size,
             "residual": residual,
+            "zero_init_output": zero_init_output,
         }
         self.residual = residual
 
@@ -261,6 +271,14 @@ class ResnetGenerator(nn.Module):
         bottleneck_min = 2 if (padding != "zero" and n_blocks > 0) else 1
         self._min_size = bottleneck_min * self.downsampling_factor
         init_weights(self, scheme=init, gain=init_gain)
+        if zero_init_output:
+            # After init_weights, so every other weight is drawn exactly as without the option.
+            writer = self.head if head_kernel_size is not None else self.decoder[-1]
+            convs = [m for m in writer.modules() if isinstance(m, nn.modules.conv._ConvNd)]
+            with torch.no_grad():
+                convs[-1].weight.zero_()
+                if convs[-1].bias is not None:
+                    convs[-1].bias.zero_()
 
     @staticmethod
     def _make_up(
