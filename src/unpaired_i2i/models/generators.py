@@ -274,7 +274,7 @@ class ResnetGenerator(nn.Module):
         if zero_init_output:
             # After init_weights, so every other weight is drawn exactly as without the option.
             writer = self.head if head_kernel_size is not None else self.decoder[-1]
-            convs = [m for m in writer.modules() if isinstance(m, nn.modules.conv._ConvNd)]
+            convs = [m for m in writer.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
             with torch.no_grad():
                 convs[-1].weight.zero_()
                 if convs[-1].bias is not None:
