@@ -13,6 +13,8 @@ Usage::
     # L1 of predictors without a network (input, mean winter, a fitted colour map)
     python benchmarks/recipes.py baselines
     # sample grids of runs saved with --save (test scenes; photos translated whole)
+    # (a finished run that kept checkpoints: run it again with --save --no-record to save
+    # its weights without training or recording it twice)
     python benchmarks/recipes.py grid --candidates reference improved --photos coffee.png
 
 Protocol (issue 13): the built-in season data as ``unpaired-i2i train --demo`` draws it
@@ -144,6 +146,10 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # the head that writes the image starts at zero: the untrained residual generator is
         # exactly the identity, not the input plus the random head's noise
         "ref+ema+residual+no_identity+zero_out": imp(zero_init_output=True),
+        # ... with the second-moment average over ~100 steps (beta2_0.99 split 1-1 on two seeds)
+        "ref+ema+residual+no_identity+zero_out+beta2_0.99": imp(
+            zero_init_output=True, betas=(0.5, 0.99)
+        ),
         # issue 11's quality parity: the improved recipe in bfloat16 / compiled, same steps
         "improved@bf16": of("improved", amp="bf16"),
         "improved@compile": of("improved", compile=True),
@@ -318,8 +324,9 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         "machine": {k: machine[k] for k in ("cpu_model", "cpu_flags", "cpu_amx")},
     }
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "runs.jsonl", "a") as f:
-        f.write(json.dumps(record) + "\n")
+    if not args.no_record:
+        with open(out / "runs.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
     print(
         f"{args.candidate} seed {args.seed} @{args.size}: "
         f"val L1 {record['validation_l1']:.4f} SSIM {record['validation_ssim']:.4f} | "
@@ -636,6 +643,11 @@ def main() -> None:
         if name == "run":
             p.add_argument("--candidate", required=True)
             p.add_argument("--seed", type=int, default=0)
+            p.add_argument(
+                "--no-record", action="store_true",
+                help="do not append the run to OUT/runs.jsonl (with --checkpoint-every and "
+                "--save: export a finished run's weights from its last checkpoint)",
+            )  # fmt: skip
             p.add_argument(
                 "--shadow-ema", type=float, nargs="*", default=[0.98],
                 help="also score warm EMAs of these decays (they do not change the training)",
