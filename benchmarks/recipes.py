@@ -63,9 +63,8 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
 
     Every candidate is ``recipe("reference", ...)`` with the named methods added, so a name
     means the same runs whatever ``"improved"`` is at the time; ``"improved"`` is the recipe
-    as the library defines it now (since 2026-12-01 the same runs as
-    ``ref+ema+residual+no_identity+zero_out``; the records of runs named ``"improved"`` before
-    were renamed ``ref+ema+residual+no_identity``, what they ran).
+    as the library defines it now (the same runs as ``ref+ema+residual+no_identity``; the
+    records of the runs named ``"improved"`` up to 2026-12-01 carry that name).
     """
     from unpaired_i2i import recipe
 
@@ -100,7 +99,7 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         "ref+hinge": ref(gan_mode="hinge"),
         "ref+no_pool": ref(pool_size=0),
         "ref+cycle_noise": ref(cycle_noise=0.1),
-        # the improved recipe from 511c7cb to 2026-12-01 (its records were named "improved")
+        # the improved recipe since 511c7cb, spelled out (its records carry this name)
         "ref+ema+residual+no_identity": imp(),
         # the improved recipe without one of its methods
         "ref+residual+no_identity": ref(residual=True, lambda_identity=0.0),  # improved - EMA
@@ -155,7 +154,7 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
             zero_init_output=True, betas=(0.5, 0.99)
         ),
         # issue 11's quality parity: the improved recipe in bfloat16 / compiled, same steps
-        # (the records of 2026-11-30 ran the improved recipe of then: "ref+...+no_identity@...")
+        # (the records of 2026-11-30 carry the "ref+ema+residual+no_identity@..." names)
         "ref+ema+residual+no_identity@bf16": imp(amp="bf16"),
         "ref+ema+residual+no_identity@compile": imp(compile=True),
         "improved@bf16": of("improved", amp="bf16"),

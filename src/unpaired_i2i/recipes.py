@@ -34,7 +34,6 @@ IMPROVED_RECIPE: Mapping[str, Any] = {
     "ema": 0.999,
     "ema_warmup": True,
     "residual": True,
-    "zero_init_output": True,
     "lambda_identity": 0.0,
 }
 
@@ -97,8 +96,7 @@ def recipe(name: RecipeName | str, **overrides: Any) -> RecipeSpec:
     * an :class:`~unpaired_i2i.EMA` of the generators (decay 0.999 with warm-up), which
       :meth:`CycleTrainer.inference_generator` returns for evaluation and export;
     * residual generators (``residual=True``: each predicts a change to its input, so the
-      scene's structure is kept from the first step) whose image-writing layer starts at zero
-      (``zero_init_output=True``), so an untrained generator returns its input exactly;
+      scene's structure is kept from the first step);
     * no identity term (``lambda_identity=0``: with residual generators it only held the
       colours back; it also saves two of the six generator calls of a step).
 

@@ -243,10 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--recipe",
         choices=RECIPES,
-        help="what to start from: improved (the reference's networks as residual generators "
-        "that start as the identity, no identity term, an EMA of the generators with warm-up: "
-        "lower paired L1 at equal steps, shorter steps) or reference (the reference CycleGAN "
-        "exactly); the options below change it " + _by_source("recipe"),
+        help="what to start from: improved (the reference's networks as residual generators, "
+        "no identity term, an EMA of the generators with warm-up: lower paired L1 at equal "
+        "steps, shorter steps) or reference (the reference CycleGAN exactly); the options "
+        "below change it " + _by_source("recipe"),
     )
     train.add_argument(
         "--preset",
