@@ -567,6 +567,39 @@ def _table(args: argparse.Namespace) -> None:
         print("| " + " | ".join(row) + " |")
 
 
+def _shadows(args: argparse.Namespace) -> None:
+    """Each shadow average against the run's own generator, paired run by run.
+
+    Only runs whose own generator is the recipe's average (``EMA(0.999, warmup=True)``, warm-up
+    power 8) count, so every row compares two averages of one and the same trajectory: what
+    the shadow changes is the averaging alone. Per setting and shadow: runs, how many the
+    shadow scored lower on validation, and the relative change of validation L1 (mean,
+    median, worst) and of the mean test L1.
+    """
+    out = Path(args.out)
+    own_ema = "EMA(decay=0.999, every_n_steps=1, start_step=0, warmup=True)"
+    groups: dict[tuple[str, str], list[tuple[float, float, float, float]]] = {}
+    for line in (out / "runs.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        if r["callbacks"] != [own_ema] or not r["candidate"].startswith(args.prefix):
+            continue
+        for name, s in r.get("shadows", {}).items():
+            pair = (r["validation_l1"], s["validation_l1"], r["test_l1"], s["test_l1"])
+            groups.setdefault((_record_setting(r), name), []).append(pair)
+    print(f"runs of candidates starting with {args.prefix!r}; own = warm-up power 8")
+    print("| setting | shadow | runs | lower on val | val change: mean / median / worst "
+          "| test change of the means |")  # fmt: skip
+    print("|---|---|---|---|---|---|")
+    for (setting, name), pairs in sorted(groups.items()):
+        changes = [b / a - 1 for a, b, _, _ in pairs]
+        test = statistics.mean(d for *_, d in pairs) / statistics.mean(c for *_, c, _ in pairs)
+        print(
+            f"| {setting} | {name} | {len(pairs)} | {sum(c < 0 for c in changes)} "
+            f"| {statistics.mean(changes):+.1%} / {statistics.median(changes):+.1%} / "
+            f"{max(changes):+.1%} | {test - 1:+.1%} |"
+        )
+
+
 def _load_generator(out: Path, candidate: str, seed: int, setting: str) -> Any:
     import torch
 
@@ -629,7 +662,7 @@ def _grid(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("run", "queue", "time", "table", "grid", "baselines"):
+    for name in ("run", "queue", "time", "table", "grid", "baselines", "shadows"):
         p = sub.add_parser(name)
         p.add_argument("--out", default=str(DEFAULT_OUT))
         p.add_argument("--size", type=int, default=64)
@@ -666,6 +699,12 @@ def main() -> None:
             p.add_argument("--candidates", nargs="+", default=["reference", "improved"])
         if name == "queue":
             p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+        if name == "shadows":
+            p.add_argument(
+                "--prefix", default="ref+ema+residual+no_identity",
+                help="only candidates whose name starts with this (default: the improved "
+                "recipe and the candidates built on it)",
+            )  # fmt: skip
         if name == "table":
             p.add_argument("--rst", action="store_true", help="a reStructuredText list-table")
         if name == "grid":
@@ -687,6 +726,7 @@ def main() -> None:
         "table": _table,
         "grid": _grid,
         "baselines": _baselines,
+        "shadows": _shadows,
     }
     commands[args.command](args)
 

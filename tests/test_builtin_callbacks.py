@@ -91,7 +91,8 @@ def png_size(path: Path) -> tuple[int, int]:
         im.verify()
     with Image.open(path) as im:
         assert im.format == "PNG"
-        return im.size
+        size: tuple[int, int] = im.size
+        return size
 
 
 def test_builtin_callbacks_are_exported() -> None:
@@ -284,7 +285,8 @@ def test_sample_grid_uses_ema_generators(tmp_path: Path) -> None:
 
 def png_pixels(path: Path) -> np.ndarray:
     with Image.open(path) as im:
-        return np.asarray(im.convert("RGB")).copy()
+        pixels: np.ndarray = np.asarray(im.convert("RGB")).copy()
+        return pixels
 
 
 def test_sample_grid_labels_columns_and_directions(tmp_path: Path) -> None:
@@ -494,8 +496,8 @@ def test_ema_resume_is_bitwise_identical(tmp_path: Path) -> None:
         sa, sb = a.state_dict(), b.state_dict()
         assert sa.keys() == sb.keys()
         assert all(torch.equal(sa[k], sb[k]) for k in sa)
-    a, b = straight.model.state_dict(), resumed.model.state_dict()
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    model_a, model_b = straight.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(model_a[k], model_b[k]) for k in model_a)
 
 
 def test_ema_listed_after_the_checkpoint_still_resumes_bitwise(tmp_path: Path) -> None:
@@ -589,7 +591,8 @@ def test_ema_update_matches_averaged_model_update_parameters() -> None:
     fake: Any = SimpleNamespace(model=SimpleNamespace(g_xy=g_xy, g_yx=g_yx))
     ema = EMA(0.7)
     ema.on_fit_start(fake)
-    reference = AveragedModel(g_xy, multi_avg_fn=get_ema_multi_avg_fn(0.7), use_buffers=True)
+    ema_fn = get_ema_multi_avg_fn(0.7)  # type: ignore[no-untyped-call]
+    reference = AveragedModel(g_xy, multi_avg_fn=ema_fn, use_buffers=True)
     for _ in range(4):
         g_xy(torch.randn(2, 3, 6, 6))  # updates the running stats
         with torch.no_grad():
@@ -682,7 +685,9 @@ def test_ema_update_matches_the_closed_form_for_parameters_and_buffers() -> None
     for i, generator in enumerate(ema.generators):
         assert_matches(generator, ema_closed_form([s[i] for s in snapshots], decay))
     # num_batches_tracked 1..5 averages to int(0.75 * e + 0.25 * w): 1, 1, 1, 1, 2
-    assert int(ema.generator_xy.bn.num_batches_tracked) == 2
+    bn = ema.generator_xy.bn
+    assert isinstance(bn, nn.BatchNorm2d) and bn.num_batches_tracked is not None
+    assert int(bn.num_batches_tracked) == 2
 
 
 def test_ema_schedule_and_state_before_fit() -> None:

@@ -234,7 +234,11 @@ def test_model_checkpoint_saves_at_the_same_steps_on_every_rank(
     tmp_path: Path, every_n_steps: int, keep_last: int, save_last: bool
 ) -> None:
     folder = tmp_path / "ck"
-    kwargs = {"every_n_steps": every_n_steps, "keep_last": keep_last, "save_last": save_last}
+    kwargs: dict[str, Any] = {
+        "every_n_steps": every_n_steps,
+        "keep_last": keep_last,
+        "save_last": save_last,
+    }
     zero_cb, other_cb = ModelCheckpoint(folder, **kwargs), ModelCheckpoint(folder, **kwargs)
     zero, other = RankZero([zero_cb]), OtherRank([other_cb])
     zero.fit(make_batches())

@@ -270,14 +270,14 @@ def test_checkpoint_round_trip_restores_every_component(tmp_path: Path) -> None:
             assert all(
                 torch.equal(sa["state"][key][k], sb["state"][key][k]) for k in sa["state"][key]
             )
-    for a, b in (
+    for sched_a, sched_b in (
         (trainer.scheduler_g, other.scheduler_g),
         (trainer.scheduler_d, other.scheduler_d),
     ):
-        assert a.last_epoch == b.last_epoch == 1
-        assert a.get_last_lr() == b.get_last_lr() == [pytest.approx(1e-3 * 2 / 3)]
-    for a, b in ((trainer.pool_x, other.pool_x), (trainer.pool_y, other.pool_y)):
-        sa, sb = a.state_dict(), b.state_dict()
+        assert sched_a.last_epoch == sched_b.last_epoch == 1
+        assert sched_a.get_last_lr() == sched_b.get_last_lr() == [pytest.approx(1e-3 * 2 / 3)]
+    for pool_a, pool_b in ((trainer.pool_x, other.pool_x), (trainer.pool_y, other.pool_y)):
+        sa, sb = pool_a.state_dict(), pool_b.state_dict()
         assert len(sa["images"]) == len(sb["images"]) == 3
         assert all(torch.equal(i, j) for i, j in zip(sa["images"], sb["images"], strict=True))
         assert torch.equal(sa["rng_state"], sb["rng_state"])
@@ -285,8 +285,9 @@ def test_checkpoint_round_trip_restores_every_component(tmp_path: Path) -> None:
     assert other_counter.count == 4
     assert torch.equal(torch.get_rng_state(), expected_rng[0])
     assert random.getstate() == expected_rng[1]
-    np_state = np.random.get_state()
-    assert np.array_equal(np_state[1], expected_rng[2][1]) and np_state[2] == expected_rng[2][2]
+    np_state, expected_np_state = np.random.get_state(), expected_rng[2]
+    assert isinstance(np_state, tuple) and isinstance(expected_np_state, tuple)
+    assert np.array_equal(np_state[1], expected_np_state[1]) and np_state[2] == expected_np_state[2]
 
 
 @pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)`")
@@ -512,7 +513,7 @@ def test_a_pickle_with_a_disallowed_global_is_refused_naming_the_type(
 def test_a_folder_or_an_exported_model_is_not_a_checkpoint(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match=r"is a folder, not a checkpoint file.*last\.pt"):
         load_checkpoint_file(tmp_path)
-    traced = torch.jit.trace(torch.nn.Conv2d(3, 3, 1), torch.zeros(1, 3, 4, 4))
+    traced = torch.jit.trace(torch.nn.Conv2d(3, 3, 1), torch.zeros(1, 3, 4, 4))  # type: ignore[no-untyped-call]
     path = tmp_path / "g_xy.pt"
     torch.jit.save(traced, str(path))
     with pytest.raises(CheckpointError, match="looks like an exported TorchScript model") as info:

@@ -189,7 +189,7 @@ def test_translate_and_export(
         capsys,
     )
     assert code == 0, err
-    scripted = torch.jit.load(str(target))
+    scripted = torch.jit.load(str(target))  # type: ignore[no-untyped-call]
     model = load_cyclegan(demo_run / "checkpoints" / "last.pt")
     x = torch.rand(1, 3, 32, 32) * 2 - 1
     torch.testing.assert_close(scripted(x), model.g_yx(x))

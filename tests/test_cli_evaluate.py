@@ -64,7 +64,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     scripted = base / "features.pt"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        torch.jit.script(TinyFeatures()).save(str(scripted))
+        torch.jit.script(TinyFeatures()).save(str(scripted))  # type: ignore[no-untyped-call]
     return {"run": run, "data": data, "features": features, "scripted": scripted, "base": base}
 
 

@@ -189,4 +189,4 @@ def test_compiled_checkpoint_resumes_uncompiled_without_warning(tmp_path: Path) 
 )
 def test_config_rejects_bad_speed_options(field: str, value: object, match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        TrainConfig(**{field: value})
+        TrainConfig(**{field: value})  # type: ignore[arg-type]

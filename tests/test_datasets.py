@@ -515,7 +515,7 @@ def test_verify_images_reports_every_unreadable_file_in_order(
     empty = tmp_path / "empty.png"
     empty.write_bytes(b"")
     missing = tmp_path / "missing.png"
-    paths = [cut_png, good_png, text, good_jpg, cut_jpg, empty, str(missing)]
+    paths: list[str | Path] = [cut_png, good_png, text, good_jpg, cut_jpg, empty, str(missing)]
 
     bad = verify_images(paths)
     assert [p for p, _ in bad] == [cut_png, text, cut_jpg, empty, missing]

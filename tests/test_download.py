@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 
 import unpaired_i2i.data.download as download_module
-from unpaired_i2i import load_generator_file
+from unpaired_i2i import ResnetGenerator, load_generator_file
 from unpaired_i2i.cli import main
 from unpaired_i2i.data import (
     DATASET_NAMES,
@@ -285,6 +285,7 @@ def test_download_then_load(server: Server, tmp_path: Path) -> None:
     assert path == tmp_path / "summer2winter_yosemite.pth"
     assert leftovers(tmp_path) == ["summer2winter_yosemite.pth"]  # no .part file
     generator = load_generator_file(path)
+    assert isinstance(generator, ResnetGenerator)
     assert generator.get_config()["n_blocks"] == 1
     # already there: no second request
     assert download_model("summer2winter_yosemite", tmp_path, url=url) == path

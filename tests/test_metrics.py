@@ -233,7 +233,8 @@ def test_the_generator_translates_the_source_in_eval_mode_and_direction_picks_it
             self.train()
 
         def forward(self, t: torch.Tensor) -> torch.Tensor:
-            return self.dropout(t + self.by).clamp(-1, 1)
+            out: torch.Tensor = self.dropout(t + self.by).clamp(-1, 1)
+            return out
 
     target = (x + 0.3).clamp(-1, 1)
     to_target = Shift(0.3)
@@ -276,7 +277,7 @@ def test_every_kind_of_source_gives_the_same_scores(tmp_path: Path) -> None:
     pairs = TensorDataset(x[:10], y)  # (x, y) items: data_x takes x, data_y takes y
     sources: list[tuple[Any, Any]] = [
         (TensorDataset(x), TensorDataset(y)),  # 1-tuples
-        (list(x.split(4)), list(y.split(3))),  # an iterable of batches
+        (list(torch.split(x, 4)), list(torch.split(y, 3))),  # an iterable of batches
         (DataLoader(TensorDataset(x), batch_size=5), DataLoader(TensorDataset(y), batch_size=4)),
         (x, DataLoader(pairs, batch_size=3)),
     ]
@@ -377,7 +378,11 @@ def test_inception_takes_uint8_at_native_size_and_resizes_to_299(
         return hook
 
     extractor.register_forward_pre_hook(spy("input"))
-    extractor.inception.Conv2d_1a_3x3.register_forward_pre_hook(spy("resized"))
+    inception = extractor.inception
+    assert isinstance(inception, nn.Module)
+    first_conv = inception.Conv2d_1a_3x3
+    assert isinstance(first_conv, nn.Module)
+    first_conv.register_forward_pre_hook(spy("resized"))
     x = images(6, size=24)
     scores = evaluate_fid_kid(nn.Identity(), x, x.flip(0), feature_extractor=extractor)
     assert seen["input"].dtype == torch.uint8 and seen["input"].shape[1:] == (3, 24, 24)

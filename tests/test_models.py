@@ -17,10 +17,19 @@ from unpaired_i2i import (
     ShapeError,
     init_weights,
 )
+from unpaired_i2i.models.blocks import NormName, PaddingName
+from unpaired_i2i.models.generators import UpsamplingName
 
 
 def n_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+def conv_of(block: nn.Module, name: str = "conv") -> nn.Conv2d | nn.ConvTranspose2d:
+    """The convolution submodule ``name`` of ``block`` (reached by name, it is untyped)."""
+    conv = getattr(block, name)
+    assert isinstance(conv, nn.Conv2d | nn.ConvTranspose2d)
+    return conv
 
 
 # ---------------------------------------------------------------- pinned reference numbers
@@ -63,9 +72,9 @@ def test_whole_cyclegan_parameter_count() -> None:
 def test_cyclegan_generator_layout() -> None:
     g = ResnetGenerator.from_preset("cyclegan")
     assert isinstance(g.stem.pad, nn.ReflectionPad2d) and g.stem.pad.padding == (3, 3, 3, 3)
-    assert g.stem.conv.kernel_size == (7, 7) and g.stem.conv.out_channels == 64
+    assert conv_of(g.stem).kernel_size == (7, 7) and conv_of(g.stem).out_channels == 64
     assert isinstance(g.stem.norm, nn.InstanceNorm2d) and not g.stem.norm.affine
-    assert [m.conv.out_channels for m in g.encoder] == [128, 256]
+    assert [conv_of(m).out_channels for m in g.encoder] == [128, 256]
     assert all(m.conv.stride == (2, 2) and m.conv.kernel_size == (3, 3) for m in g.encoder)
     assert len(g.blocks) == 9
     for up, c in zip(g.decoder, (128, 64), strict=True):
@@ -73,7 +82,7 @@ def test_cyclegan_generator_layout() -> None:
         assert up.conv.kernel_size == (3, 3) and up.conv.stride == (2, 2)
         assert up.conv.padding == (1, 1) and up.conv.output_padding == (1, 1)
         assert up.conv.out_channels == c
-    assert g.head.conv.kernel_size == (7, 7) and g.head.conv.bias is not None
+    assert conv_of(g.head).kernel_size == (7, 7) and conv_of(g.head).bias is not None
     assert isinstance(g.output_act, nn.Tanh)
     assert all(
         m.bias is not None for m in g.modules() if isinstance(m, nn.Conv2d | nn.ConvTranspose2d)
@@ -83,21 +92,21 @@ def test_cyclegan_generator_layout() -> None:
 def test_basic_generator_layout() -> None:
     g = ResnetGenerator.from_preset("basic")
     assert isinstance(g.stem, nn.Identity) and isinstance(g.head, nn.Identity)
-    assert [(m.conv.in_channels, m.conv.out_channels) for m in g.encoder] == [
+    assert [(conv_of(m).in_channels, conv_of(m).out_channels) for m in g.encoder] == [
         (3, 64),
         (64, 128),
         (128, 256),
     ]
-    assert all(m.conv.kernel_size == (4, 4) and m.conv.stride == (2, 2) for m in g.encoder)
-    assert all(isinstance(m.norm, nn.BatchNorm2d) and m.conv.bias is None for m in g.encoder)
+    assert all(conv_of(m).kernel_size == (4, 4) and conv_of(m).stride == (2, 2) for m in g.encoder)
+    assert all(isinstance(m.norm, nn.BatchNorm2d) and conv_of(m).bias is None for m in g.encoder)
     assert len(g.blocks) == 6
-    assert [(m.conv.in_channels, m.conv.out_channels) for m in g.decoder] == [
+    assert [(conv_of(m).in_channels, conv_of(m).out_channels) for m in g.decoder] == [
         (256, 128),
         (128, 64),
         (64, 3),
     ]
     assert hasattr(g.decoder[0], "norm") and hasattr(g.decoder[1], "norm")
-    assert not hasattr(g.decoder[2], "norm") and g.decoder[2].conv.bias is not None
+    assert not hasattr(g.decoder[2], "norm") and conv_of(g.decoder[2]).bias is not None
     x = torch.randn(2, 3, 128, 128)
     assert g.blocks(g.encoder(x)).shape == (2, 256, 16, 16)
     out = g(x)
@@ -145,14 +154,21 @@ def test_cyclegan_discriminator_layout() -> None:
     norm=st.sampled_from(["instance", "batch", "none"]),
 )
 def test_generator_preserves_shape(
-    n: int, h: int, w: int, width: int, blocks: int, upsampling: str, padding: str, norm: str
+    n: int,
+    h: int,
+    w: int,
+    width: int,
+    blocks: int,
+    upsampling: UpsamplingName,
+    padding: PaddingName,
+    norm: NormName,
 ) -> None:
     g = ResnetGenerator(
         base_channels=width,
         n_blocks=blocks,
         upsampling=upsampling,
         padding=padding,
-        norm=norm,  # type: ignore[arg-type]
+        norm=norm,
     )
     x = torch.rand(n, 3, 4 * h, 4 * w) * 2 - 1
     y = g(x)
@@ -184,8 +200,8 @@ def test_residual_block_is_identity_plus_body() -> None:
     block = ResidualBlock(4)
     x = torch.randn(1, 4, 6, 6)
     assert torch.equal(block(x), x + block.body(x))
-    nn.init.zeros_(block.body.conv2.weight)
-    nn.init.zeros_(block.body.conv2.bias)
+    nn.init.zeros_(block.body.get_parameter("conv2.weight"))
+    nn.init.zeros_(block.body.get_parameter("conv2.bias"))
     # With a zeroed second conv and instance norm of a constant, the body is exactly zero.
     assert torch.equal(block(x), x)
 
@@ -195,7 +211,7 @@ def test_residual_block_layout_and_dropout_position() -> None:
     assert names == ["pad1", "conv1", "norm1", "act", "dropout", "pad2", "conv2", "norm2"]
     zero = [n for n, _ in ResidualBlock(4, padding="zero", norm="none").body.named_children()]
     assert zero == ["conv1", "act", "conv2"]
-    assert ResidualBlock(4, norm="batch").body.conv1.bias is None
+    assert conv_of(ResidualBlock(4, norm="batch").body, "conv1").bias is None
 
 
 @given(
@@ -225,9 +241,9 @@ def test_spectral_norm_option() -> None:
 def test_norm_factory_and_bias_override() -> None:
     block = ResidualBlock(4, norm=lambda c: nn.GroupNorm(2, c))
     assert isinstance(block.body.norm1, nn.GroupNorm)
-    assert block.body.conv1.bias is not None
+    assert conv_of(block.body, "conv1").bias is not None
     layer = ConvNormAct(3, 4, kernel_size=3, norm="batch", bias=True)
-    assert layer.conv.bias is not None
+    assert conv_of(layer).bias is not None
 
 
 # ---------------------------------------------------------------- errors
@@ -286,7 +302,7 @@ def test_generator_shape_errors() -> None:
     with pytest.raises(ShapeError, match="too small"):
         g(torch.zeros(1, 3, 4, 4))
     with pytest.raises(TypeError, match="torch.Tensor"):
-        g([[1.0]])  # type: ignore[arg-type]
+        g([[1.0]])
 
 
 def test_discriminator_and_block_shape_errors() -> None:
@@ -315,9 +331,9 @@ def test_default_init_is_reference_normal() -> None:
     w = torch.cat([m.weight.flatten() for m in g.modules() if isinstance(m, nn.Conv2d)])
     assert abs(w.std().item() - 0.02) < 0.002
     assert abs(w.mean().item()) < 0.001
-    assert all(
-        float(m.bias.detach().abs().sum()) == 0 for m in g.modules() if isinstance(m, nn.Conv2d)
-    )
+    for m in g.modules():
+        if isinstance(m, nn.Conv2d):
+            assert m.bias is not None and float(m.bias.detach().abs().sum()) == 0
     d = ConvDiscriminator.from_preset("basic")
     bn = torch.cat([m.weight.flatten() for m in d.modules() if isinstance(m, nn.BatchNorm2d)])
     assert abs(bn.mean().item() - 1.0) < 0.01
@@ -333,18 +349,27 @@ def test_init_schemes_change_weights_and_zero_biases(scheme: str) -> None:
     assert init_weights(net, scheme=scheme, gain=0.02) is net  # type: ignore[arg-type]
     for m in net.modules():
         if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
-            assert float(m.bias.detach().abs().sum()) == 0
+            assert m.bias is not None and float(m.bias.detach().abs().sum()) == 0
             assert not torch.all(m.weight == 7.0)
-    assert float(net[1].bias.detach().abs().sum()) == 0
+    batch_norm = net[1]
+    assert isinstance(batch_norm, nn.BatchNorm2d)
+    assert float(batch_norm.bias.detach().abs().sum()) == 0
+
+
+def original_weight(module: nn.Module) -> torch.Tensor:
+    """The unnormalised weight of a module under a weight parametrization (spectral norm)."""
+    parametrizations = module.parametrizations
+    assert isinstance(parametrizations, nn.ModuleDict)
+    original = parametrizations["weight"].original
+    assert isinstance(original, torch.Tensor)
+    return original
 
 
 def test_init_reaches_spectral_norm_weights() -> None:
     d = ConvDiscriminator(
         base_channels=4, norm="none", spectral_norm=True, init="normal", init_gain=0.5
     )
-    originals = [
-        m.parametrizations["weight"].original for m in d.modules() if isinstance(m, nn.Conv2d)
-    ]
+    originals = [original_weight(m) for m in d.modules() if isinstance(m, nn.Conv2d)]
     assert abs(torch.cat([o.flatten() for o in originals]).std().item() - 0.5) < 0.05
 
 
@@ -391,7 +416,7 @@ def test_from_preset_init_applies_to_all_networks() -> None:
         init_gain=1.0,
         discriminator_overrides={"base_channels": 4},
     )
-    w = model.d_x.features[1].conv.weight
+    w = model.d_x.get_parameter("features.1.conv.weight")
     assert w.std().item() > 0.05  # xavier with gain 1 is far wider than N(0, 0.02)
 
 
@@ -446,8 +471,8 @@ def test_residual_generator_adds_its_change_to_the_input() -> None:
         h = plain.head(plain.decoder(plain.blocks(plain.encoder(plain.stem(x)))))
         assert torch.allclose(g(x), torch.tanh(h + torch.atanh(x)), atol=1e-6)
         assert not torch.allclose(g(x), plain(x), atol=1e-2)
-        g.head.conv.weight.zero_()
-        g.head.conv.bias.zero_()
+        g.get_parameter("head.conv.weight").zero_()
+        g.get_parameter("head.conv.bias").zero_()
         assert torch.allclose(g(x), x, atol=1e-6)
 
 

@@ -27,13 +27,13 @@ def test_pool_invariants(size: int, batch: int, n_batches: int, seed: int) -> No
     pool = ImagePool(size, seed=seed)
     seen: list[torch.Tensor] = []
     for images in batches(n_batches, batch, seed):
-        seen.extend(images.split(1))
+        seen.extend(torch.split(images, 1))
         out = pool.query(images)
         assert out.shape == images.shape
         assert not out.requires_grad
         assert len(pool) <= size
         # every returned image is one that was queried at some point
-        for image in out.split(1):
+        for image in torch.split(out, 1):
             assert any(torch.equal(image, s) for s in seen)
     assert len(pool) == min(size, n_batches * batch)
 

@@ -30,12 +30,14 @@ def noise_image(width: int, height: int, seed: int = 0) -> Image.Image:
     """An RGB image whose pixels are (almost surely) all different, so crops can be located."""
     g = torch.Generator().manual_seed(seed)
     data = torch.randint(0, 256, (3, height, width), generator=g, dtype=torch.uint8)
-    return F.to_pil_image(data)
+    image: Image.Image = F.to_pil_image(data)
+    return image
 
 
 def as_tensor(image: Image.Image) -> torch.Tensor:
     """The [-1, 1] tensor the transform would produce for ``image`` without any resize."""
-    return F.to_dtype(F.to_image(image), torch.float32, scale=True) * 2 - 1
+    tensor: torch.Tensor = F.to_dtype(F.to_image(image), torch.float32, scale=True) * 2 - 1
+    return tensor
 
 
 def seeded(seed: int) -> torch.Generator:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 import torch
@@ -36,11 +37,17 @@ ref = _reference_layout()
 
 
 def reference_file(
-    path: Path, *, n_blocks: int = 3, ngf: int = 8, stale: bool = True, legacy: bool = True, **kw
+    path: Path,
+    *,
+    n_blocks: int = 3,
+    ngf: int = 8,
+    stale: bool = True,
+    legacy: bool = True,
+    **kw: Any,
 ) -> torch.nn.Module:
     """Save a randomised reference generator as the published files are, and return it."""
     torch.manual_seed(0)
-    generator = ref.RefGenerator(ngf, n_blocks, **kw)
+    generator: torch.nn.Module = ref.RefGenerator(ngf, n_blocks, **kw)
     ref.randomize(generator)
     state = dict(generator.state_dict())
     if stale:  # old PyTorch versions saved InstanceNorm running statistics
@@ -49,6 +56,15 @@ def reference_file(
     # The published files predate PyTorch's zip format: save them the old way too.
     torch.save(state, path, _use_new_zipfile_serialization=not legacy)
     return generator.eval()
+
+
+def load_resnet(
+    path: Path, *, n_blocks: int | None = None, preset: str | None = None
+) -> ResnetGenerator:
+    """load_generator_file, for a file that holds a ResnetGenerator (every file here does)."""
+    generator = load_generator_file(path, n_blocks=n_blocks, preset=preset)
+    assert isinstance(generator, ResnetGenerator)
+    return generator
 
 
 def same_output(a: torch.nn.Module, b: torch.nn.Module, size: int = 32) -> None:
@@ -82,6 +98,7 @@ def test_every_reference_block_layout_is_read(
         path, n_blocks=2, stale=False, legacy=False, norm=norm, padding=padding, dropout=dropout
     )
     loaded = load_generator_file(path)
+    assert isinstance(loaded, ResnetGenerator)
     config = loaded.get_config()
     assert config["norm"] == norm and config["padding"] == padding
     assert (config["dropout"] > 0) == dropout
@@ -99,11 +116,11 @@ def test_data_parallel_prefix_is_dropped(tmp_path: Path) -> None:
 def test_n_blocks_and_preset_are_checked_against_the_file(tmp_path: Path) -> None:
     path = tmp_path / "g.pth"
     reference_file(path, n_blocks=3)
-    assert load_generator_file(path, n_blocks=3).get_config()["n_blocks"] == 3
+    assert load_resnet(path, n_blocks=3).get_config()["n_blocks"] == 3
     with pytest.raises(ValueError, match=r"3 residual blocks; n_blocks=9 \(--n-blocks\) asks"):
         load_generator_file(path, n_blocks=9)
     # What the keys tell (here the block count) overrides the preset's own settings.
-    assert load_generator_file(path, preset="resnet_6blocks").get_config()["n_blocks"] == 3
+    assert load_resnet(path, preset="resnet_6blocks").get_config()["n_blocks"] == 3
     with pytest.raises(ValueError, match="needs the reference layout"):
         load_generator_file(path, preset="basic")
     with pytest.raises(ValueError, match="resnet_9blocks"):
@@ -154,7 +171,7 @@ def test_generator_state_dicts_of_this_library(tmp_path: Path, preset: str) -> N
     torch.save(generator.state_dict(), path)
     loaded = load_generator_file(path)  # the preset is read from the keys (basic: no stem)
     same_output(loaded, generator)
-    assert load_generator_file(path, preset=preset).get_config() == generator.get_config()
+    assert load_resnet(path, preset=preset).get_config() == generator.get_config()
 
 
 def test_a_state_dict_that_fits_no_preset_says_so(tmp_path: Path) -> None:
@@ -200,7 +217,7 @@ def test_translate_and_export_take_a_reference_file(
     assert main(["translate", str(weights), str(photos), "--out", str(out), "--n-blocks", "3"]) == 0
     exported = tmp_path / "g.pt"
     assert main(["export", str(weights), "--out", str(exported), "--size", "32"]) == 0
-    same_output(torch.jit.load(str(exported)), original)
+    same_output(torch.jit.load(str(exported)), original)  # type: ignore[no-untyped-call]
     capsys.readouterr()
     code = main(["translate", str(weights), str(photos), "--out", str(out), "--n-blocks", "9"])
     err = capsys.readouterr().err

@@ -15,8 +15,10 @@ from unpaired_i2i import (
     IMPROVED_RECIPE,
     RECIPES,
     Callback,
+    ConvDiscriminator,
     CycleGAN,
     RecipeSpec,
+    ResnetGenerator,
     TrainConfig,
     load_cyclegan,
     recipe,
@@ -40,6 +42,18 @@ def batches(n: int, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
 
 def same_state(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def resnet(module: nn.Module) -> ResnetGenerator:
+    """A recipe's generator, typed (the model holds any nn.Module)."""
+    assert isinstance(module, ResnetGenerator)
+    return module
+
+
+def patch_gan(module: nn.Module) -> ConvDiscriminator:
+    """A recipe's discriminator, typed (the model holds any nn.Module)."""
+    assert isinstance(module, ConvDiscriminator)
+    return module
 
 
 # ------------------------------------------------------------------------------- recipes
@@ -66,11 +80,13 @@ def test_improved_is_the_reference_plus_ema_residual_generators_and_no_identity(
         (spec.model.g_xy, reference.model.g_xy),
         (spec.model.g_yx, reference.model.g_yx),
     ):
+        assert isinstance(g, ResnetGenerator) and isinstance(ref, ResnetGenerator)
         # the reference layout and parameter count, predicting a change to the input
         assert g.get_config() == {**ref.get_config(), "residual": True}
         assert g.residual and not ref.residual
         assert sum(p.numel() for p in g.parameters()) == 7_837_699
     for d, ref in ((spec.model.d_x, reference.model.d_x), (spec.model.d_y, reference.model.d_y)):
+        assert isinstance(d, ConvDiscriminator) and isinstance(ref, ConvDiscriminator)
         assert d.get_config() == ref.get_config()
         assert sum(p.numel() for p in d.parameters()) == sum(p.numel() for p in ref.parameters())
     # optimiser, losses, learning rates, pool and schedule are the reference's; no identity term
@@ -106,12 +122,12 @@ def test_overrides_reach_the_generators_discriminators_config_and_callbacks() ->
         ema_warmup=False,
         zero_init_output=True,
     )
-    g = spec.model.g_xy.get_config()
+    g = resnet(spec.model.g_xy).get_config()
     assert (g["n_blocks"], g["base_channels"], g["upsampling"]) == (2, 8, "transpose")
-    for gen in (spec.model.g_xy, spec.model.g_yx):
+    for gen in (resnet(spec.model.g_xy), resnet(spec.model.g_yx)):
         assert gen.get_config()["zero_init_output"] is True
-        assert gen.head.conv.weight.abs().max() == 0
-    d = spec.model.d_y.get_config()
+        assert gen.get_parameter("head.conv.weight").abs().max() == 0
+    d = patch_gan(spec.model.d_y).get_config()
     assert (d["base_channels"], d["spectral_norm"]) == (16, True)
     assert spec.config == TrainConfig(
         lr=1e-4, lr_d=4e-4, gan_mode="hinge", pool_size=0, seed=5, lambda_identity=0.0
@@ -125,8 +141,8 @@ def test_overrides_reach_the_generators_discriminators_config_and_callbacks() ->
     (ramped,) = recipe("reference", ema=0.9, ema_warmup=True, ema_warmup_power=2).callbacks
     assert isinstance(ramped, EMA) and (ramped.warmup, ramped.warmup_power) == (True, 2.0)
     basic = recipe("reference", preset="basic", discriminator_overrides={"n_layers": 2})
-    assert basic.model.d_x.get_config()["n_layers"] == 2
-    assert basic.model.g_xy.get_config()["norm"] == "batch"
+    assert patch_gan(basic.model.d_x).get_config()["n_layers"] == 2
+    assert resnet(basic.model.g_xy).get_config()["norm"] == "batch"
 
 
 def test_bad_names_and_options_are_refused_by_name() -> None:

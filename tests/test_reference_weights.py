@@ -38,7 +38,8 @@ class RefBlock(nn.Module):
         self.conv_block = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv_block(x)
+        out: torch.Tensor = x + self.conv_block(x)
+        return out
 
 
 def ref_norm(norm: str, c: int) -> nn.Module:
@@ -87,7 +88,8 @@ class RefGenerator(nn.Module):
         self.model = nn.Sequential(*m)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+        out: torch.Tensor = self.model(x)
+        return out
 
 
 def randomize(module: nn.Module) -> None:

@@ -104,7 +104,7 @@ def test_machine_info_records_the_onednn_isa_cap(monkeypatch: pytest.MonkeyPatch
 
 def test_explicit_amp_is_kept_and_other_devices_get_fp32() -> None:
     for amp in ("off", "bf16", "fp16"):
-        assert resolve_amp(amp, "cpu") == amp  # type: ignore[arg-type]
+        assert resolve_amp(amp, "cpu") == amp
     assert resolve_amp("auto", "meta") == "off"
 
 
@@ -206,7 +206,9 @@ def test_batch_independent(network: Any, expected: bool) -> None:
 
 def test_hooks_make_a_network_batch_dependent() -> None:
     net = make_model().g_xy
-    net.stem.register_forward_hook(lambda m, i, o: None)
+    stem = net.stem
+    assert isinstance(stem, nn.Module)
+    stem.register_forward_hook(lambda m, i, o: None)
     assert not batch_independent(net)
 
 

@@ -43,7 +43,8 @@ def randomize_norms(g: nn.Module) -> nn.Module:
             if m.weight is not None:
                 nn.init.uniform_(m.weight, 0.5, 1.5)
                 nn.init.normal_(m.bias)
-            if getattr(m, "running_mean", None) is not None:
+            if isinstance(m, nn.BatchNorm2d | nn.InstanceNorm2d) and m.running_mean is not None:
+                assert m.running_var is not None
                 m.running_mean.normal_()
                 m.running_var.uniform_(0.5, 2.0)
     return g
@@ -252,11 +253,11 @@ def test_translate_rejects_bad_tiling_and_speed_options(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"translate overlap must be an int >= 0; got -2"):
         translate(g, x, tile=32, overlap=-2)
     with pytest.raises(ValueError, match=r"translate tile_stats must be one of"):
-        translate(g, x, tile=32, tile_stats="approx")  # type: ignore[arg-type]
+        translate(g, x, tile=32, tile_stats="approx")  # type: ignore[call-overload]
     with pytest.raises(ValueError, match=r"translate amp must be one of 'off', 'bf16', 'fp16'"):
-        translate(g, x, amp="fp8")  # type: ignore[arg-type]
+        translate(g, x, amp="fp8")  # type: ignore[call-overload]
     with pytest.raises(ValueError, match=r"translate channels_last must be a bool; got 1"):
-        translate(g, x, channels_last=1)  # type: ignore[arg-type]
+        translate(g, x, channels_last=1)  # type: ignore[call-overload]
     with pytest.raises(ValueError, match=r"plan_tiling size must be \(H, W\)"):
         plan_tiling(g, (0, 10), tile=32)
     # Options are checked before any file is read or written.

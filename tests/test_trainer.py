@@ -322,7 +322,7 @@ def test_other_gan_modes_run(gan_mode: Any) -> None:
 def test_amp_and_channels_last(amp: Any) -> None:
     trainer = make_trainer(small_config(amp=amp, channels_last=True))
     assert (trainer.scaler is not None) == (amp == "fp16")
-    weight = trainer.model.g_xy.stem.conv.weight
+    weight = trainer.model.g_xy.get_parameter("stem.conv.weight")
     assert weight.is_contiguous(memory_format=torch.channels_last)
     state = trainer.fit(make_batches(2), max_steps=2)
     assert state.step == 2
@@ -560,5 +560,5 @@ def test_nan_loss_stops_before_the_next_checkpoint(tmp_path: Any) -> None:
 
 def test_train_config_options_are_keyword_only() -> None:
     with pytest.raises(TypeError):
-        TrainConfig(2e-4)  # type: ignore[misc]
+        TrainConfig(2e-4)  # type: ignore[call-arg]
     assert TrainConfig(lr=1e-3).lr == 1e-3

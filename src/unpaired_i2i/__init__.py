@@ -7,7 +7,7 @@ benchmark harness is a tool rather than a model part: it lives in :mod:`unpaired
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
@@ -120,9 +120,23 @@ from unpaired_i2i.inference import UnreadableImagesError, translate
 from unpaired_i2i.pretrained import load_generator_file
 from unpaired_i2i.tiling import TileStats, TilingPlan, plan_tiling, translate_tiled
 
-
 # --- benchmarks: a tool, not a model part; reachable as ``unpaired_i2i.bench`` and, for
 # code written against 0.1, as attributes of the package (loaded on first use) ---
+if TYPE_CHECKING:  # the same names, typed for type checkers (at run time: __getattr__)
+    from unpaired_i2i.bench import (  # noqa: F401
+        BASELINE,
+        BENCH_KINDS,
+        BENCH_VARIANTS,
+        BenchKind,
+        BenchVariant,
+        benchmark_train_step,
+        format_markdown,
+        format_result,
+        machine_info,
+        run_benchmarks,
+    )
+
+
 def __getattr__(name: str) -> Any:
     if not name.startswith("__"):
         bench = importlib.import_module("unpaired_i2i.bench")
