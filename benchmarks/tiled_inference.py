@@ -70,7 +70,8 @@ def scene(size: int, seed: int = 3) -> torch.Tensor:
 
 def as_batch(image: Image.Image) -> torch.Tensor:
     unit = v2.functional.to_dtype(v2.functional.to_image(image), torch.float32, scale=True)
-    return (unit.as_subclass(torch.Tensor) * 2 - 1).unsqueeze(0)
+    batch: torch.Tensor = (unit.as_subclass(torch.Tensor) * 2 - 1).unsqueeze(0)
+    return batch
 
 
 def max_rss_mib() -> float:
