@@ -342,14 +342,16 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     return record
 
 
-def _done(out: Path) -> set[tuple[str, int, str, int]]:
+def _done(out: Path) -> set[tuple[str, int, str, int, int]]:
+    """Runs already recorded: candidate, seed, setting, steps and thread count (another
+    thread count trains another realisation of the same seed, so it is another run)."""
     path = out / "runs.jsonl"
     if not path.is_file():
         return set()
     keys = set()
     for line in path.read_text().splitlines():
         r = json.loads(line)
-        keys.add((r["candidate"], r["seed"], _record_setting(r), r["steps"]))
+        keys.add((r["candidate"], r["seed"], _record_setting(r), r["steps"], r["threads"]))
     return keys
 
 
@@ -357,7 +359,8 @@ def _queue(args: argparse.Namespace) -> None:
     out = Path(args.out)
     for seed in args.seeds:
         for candidate in args.candidates:
-            key = (candidate, seed, _setting(args.size, args.n_blocks, args.width), args.steps)
+            setting = _setting(args.size, args.n_blocks, args.width)
+            key = (candidate, seed, setting, args.steps, args.threads)
             if key in _done(out):
                 print(f"skip {key} (in runs.jsonl)", flush=True)
                 continue

@@ -202,6 +202,7 @@ def test_foreign_files_name_what_is_accepted(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------- the CLI
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit:FutureWarning")  # TorchScript's deprecation
 def test_translate_and_export_take_a_reference_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
