@@ -12,7 +12,8 @@ trajectory. ``--set KEY=VALUE`` changes the improved recipe for the run (e.g.
     python benchmarks/demo_shadows.py --out /tmp/quick -- --max-steps 20   # a quick look
 
 Prints one JSON line: the seed, the changes, the demo's paired test L1 and SSIM, and the test
-L1 of each shadow average (``p<power>``: ``EMA(0.999, warmup=True, warmup_power=power)``).
+L1 of each shadow average (``recipes.shadow_emas``: ``ema0.999_p<power>`` is ``EMA(0.999,
+warmup=True, warmup_power=power)``; ``ema0.999`` is power 8, the recipe's own average).
 """
 
 from __future__ import annotations
@@ -50,22 +51,17 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
+    from recipes import shadow_emas  # benchmarks/recipes.py, beside this script
 
     import unpaired_i2i.data
     import unpaired_i2i.recipes
-    from unpaired_i2i import EMA
     from unpaired_i2i.cli import main as cli_main
 
     torch.set_num_threads(args.threads)
     changes = {k: _value(v) for k, v in (item.split("=", 1) for item in args.set)}
     unpaired_i2i.recipes.IMPROVED_RECIPE = {**unpaired_i2i.recipes.IMPROVED_RECIPE, **changes}
 
-    class Shadow(EMA):
-        @property
-        def state_key(self) -> str:  # its own entry in the demo's checkpoints
-            return f"ShadowEMA_p{self.warmup_power:g}"
-
-    shadows = [Shadow(0.999, warmup=True, warmup_power=p) for p in args.powers]
+    shadows = shadow_emas(powers=args.powers)  # each with its own entry in the checkpoints
     build, evaluate = unpaired_i2i.recipes.recipe, unpaired_i2i.data.evaluate_paired
     scores: dict[str, float] = {}
 
@@ -77,7 +73,7 @@ def main() -> None:
     def evaluate_paired(generator: Any, data: Any, **k: Any) -> dict[str, float]:
         if not scores:  # the demo's first call scores its generator: score the shadows too
             for shadow in shadows:
-                scores[f"p{shadow.warmup_power:g}"] = evaluate(shadow.generator_xy, data, **k)["l1"]
+                scores[shadow.name] = evaluate(shadow.generator_xy, data, **k)["l1"]
         return evaluate(generator, data, **k)
 
     unpaired_i2i.recipes.recipe = recipe

@@ -37,9 +37,10 @@ recipe with one method removed.
 A run is fixed by its candidate, seed *and* ``--threads``: another thread count sums in
 another order and the GAN's trajectory diverges (the improved recipe's seed 1 scored 0.163
 with 2 threads and 0.184 with 1), so the table names each run's seed and threads, and a
-queue treats a (candidate, seed) pair as done whatever its threads. Each run also scores
-the trained generator and *shadow* EMAs (``--shadow-ema``, ``--shadow-power``), callbacks
-that only read the weights, under ``"shadows"`` in its record.
+queue treats a (candidate, seed) pair as done only for the same thread count. Each run also
+scores the trained generator and *shadow* EMAs (``--shadow-ema``, ``--shadow-power``;
+:func:`shadow_emas`), callbacks that only read the weights, under ``"shadows"`` in its
+record.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -209,23 +210,19 @@ def _season_data(root: Path, size: int) -> tuple[Any, Any, Any]:
     return train, val_set, test
 
 
-def _run(args: argparse.Namespace) -> dict[str, Any]:
-    import torch
-    from torch.utils.data import DataLoader
+def shadow_emas(*, decays: Sequence[float] = (), powers: Sequence[float] = ()) -> list[Any]:
+    """Extra EMAs of the generators, to score next to a run's own generator ("shadows").
 
-    from unpaired_i2i import EMA, Callback, CycleTrainer, ModelCheckpoint, evaluate_paired
-    from unpaired_i2i.bench import machine_info
+    They only read the weights (no random numbers), so they change nothing in the training:
+    each scores another average of one and the same trajectory. One warmed-up EMA per decay
+    in ``decays`` and one of decay 0.999 per warm-up power in ``powers``. Each is named
+    ``ema<decay>`` (``_p<power>`` added unless the power is EMA's default 8) and keeps its
+    state in checkpoints under ``Shadow<name>``, apart from the recipe's own ``EMA``. With
+    warm-up, the decay after n updates is at most ``(1 + n) / (10 + n)`` (power 8): 0.991 at
+    n = 1000, so decays above that are all alike in a 1000-step run.
+    """
+    from unpaired_i2i import EMA
 
-    torch.set_num_threads(args.threads)
-    out = Path(args.out)
-    train, val, test = _season_data(out / "data", args.size)
-    over = _model_overrides(args)
-    torch.manual_seed(args.seed)
-    spec = _candidates()[args.candidate](args.seed, over)
-
-    # extra EMAs that only read the weights (no randomness, no effect on training); removed
-    # before the candidate's generator is picked. With warm-up, an EMA's decay after n updates
-    # is min(decay, (1 + n) / (10 + n)): 0.991 at n = 1000, so decays above that are all alike
     class ShadowEMA(EMA):
         @property
         def state_key(self) -> str:
@@ -237,9 +234,27 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
                 f"_p{self.warmup_power:g}" if self.warmup_power != 8.0 else ""
             )
 
-    shadows = [ShadowEMA(d, warmup=True) for d in args.shadow_ema] + [
-        ShadowEMA(0.999, warmup=True, warmup_power=p) for p in args.shadow_power
+    return [ShadowEMA(d, warmup=True) for d in decays] + [
+        ShadowEMA(0.999, warmup=True, warmup_power=p) for p in powers
     ]
+
+
+def _run(args: argparse.Namespace) -> dict[str, Any]:
+    import torch
+    from torch.utils.data import DataLoader
+
+    from unpaired_i2i import Callback, CycleTrainer, ModelCheckpoint, evaluate_paired
+    from unpaired_i2i.bench import machine_info
+
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    train, val, test = _season_data(out / "data", args.size)
+    over = _model_overrides(args)
+    torch.manual_seed(args.seed)
+    spec = _candidates()[args.candidate](args.seed, over)
+
+    # removed again before the candidate's generator is picked
+    shadows = shadow_emas(decays=args.shadow_ema, powers=args.shadow_power)
 
     class Clock(Callback):
         """Training seconds so far, kept in the checkpoints so a resumed run adds them up."""
