@@ -139,6 +139,8 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         "ref+ema+residual+no_identity+slow_d": imp(lr_d=1e-4),
         # ... and the generators at twice the reference's rate, the discriminators at it
         "ref+ema+residual+no_identity+fast_g": imp(lr=4e-4, lr_d=2e-4),
+        # the two that gained on the small networks (8 seeds each), together
+        "ref+ema+residual+no_identity+cycle5+slow_d": imp(lambda_cycle=5.0, lr_d=1e-4),
         # StyleGAN2's Adam betas (no first-moment momentum, second moment over ~100 steps)
         "ref+ema+residual+no_identity+betas_0_0.99": imp(betas=(0.0, 0.99)),
         # R1 on real images, gamma from StyleGAN2-ADA's rule 0.0002 * size^2 / batch (0.8 at
@@ -154,6 +156,10 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         "ref+ema+residual+no_identity+zero_out+beta2_0.99": imp(
             zero_init_output=True, betas=(0.5, 0.99)
         ),
+        # DiffAugment (Zhao et al. 2020) on what the discriminators see: the paper's policy
+        # for small datasets, and the shift alone
+        "ref+ema+residual+no_identity+diffaug": imp(d_augment=("translation", "cutout")),
+        "ref+ema+residual+no_identity+diffaug_shift": imp(d_augment=("translation",)),
         # issue 11's quality parity: the improved recipe in bfloat16 / compiled, same steps
         # (the records of 2026-11-30 carry the "ref+ema+residual+no_identity@..." names)
         "ref+ema+residual+no_identity@bf16": imp(amp="bf16"),

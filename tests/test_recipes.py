@@ -295,9 +295,14 @@ def test_lr_d_sets_the_discriminators_learning_rate_only() -> None:
 
 
 # ------------------------------------------------------------------- training and resume
-def test_improved_trains_and_resumes_exactly(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"d_augment": ("translation", "cutout", "color")}],
+    ids=["improved", "improved+d_augment"],  # the augmentations draw from the global RNG
+)
+def test_improved_trains_and_resumes_exactly(tmp_path: Path, extra: dict[str, Any]) -> None:
     data = batches(3, seed=1)
-    config = {"epochs": 1, "decay_epochs": 1, "pool_size": 2, "seed": 7, **TINY}
+    config = {"epochs": 1, "decay_epochs": 1, "pool_size": 2, "seed": 7, **TINY, **extra}
 
     torch.manual_seed(0)
     straight_spec = recipe("improved", **config)

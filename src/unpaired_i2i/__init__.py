@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 
 # --- core (models, losses, pool, checks) ---
 from unpaired_i2i._checks import ShapeError
+from unpaired_i2i.augment import AUGMENT_POLICIES, AugmentPolicy, diff_augment
 from unpaired_i2i.losses import (
     GANLoss,
     cycle_consistency_loss,
@@ -146,6 +147,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AUGMENT_POLICIES",
     "DATASET_NAMES",
     "DATASET_SHA256",
     "DATASET_URL",
@@ -161,6 +163,7 @@ __all__ = [
     "PREPROCESS_MODES",
     "RECIPES",
     "SEASONS",
+    "AugmentPolicy",
     "Callback",
     "CheckpointError",
     "ColorTransfer",
@@ -201,6 +204,7 @@ __all__ = [
     "batch_independent",
     "cycle_consistency_loss",
     "default_load_size",
+    "diff_augment",
     "download_dataset",
     "download_model",
     "draw_scene",

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
 from unpaired_i2i._checks import check_bool, check_choice, check_float, check_int, is_real
+from unpaired_i2i.augment import AugmentPolicy, check_policy
 from unpaired_i2i.losses import GAN_MODES, GANMode
 from unpaired_i2i.training.callbacks.base import Callback
 from unpaired_i2i.training.callbacks.checkpoint import ModelCheckpoint
@@ -75,6 +76,13 @@ class TrainConfig:
             ``gamma / 2 * E ||grad_x D(x)||^2``, which needs a second backward pass through the
             discriminators. Not available with ``compile=True`` (compiled graphs have no
             double backward) or ``amp="fp16"``. 0 (reference): no penalty.
+        d_augment: Differentiable augmentations (DiffAugment, Zhao et al. 2020; see
+            :func:`~unpaired_i2i.diff_augment`) applied to every batch a discriminator scores,
+            real and generated, in the discriminators' step and in the generators' (where the
+            generators' gradient passes through them): a sequence of distinct names from
+            ``"translation"``, ``"cutout"``, ``"color"`` (stored as a tuple). They keep a
+            discriminator from memorising a small training set. ``()`` (reference): none,
+            and no random numbers drawn.
         pool_size: Images per :class:`ImagePool` (0 disables the pools).
         epochs: Epochs at the full learning rate.
         decay_epochs: Epochs of linear LR decay after them (see
@@ -132,6 +140,7 @@ class TrainConfig:
     gan_mode: GANMode = "lsgan"
     relativistic: bool = False
     r1_gamma: float = 0.0
+    d_augment: tuple[AugmentPolicy, ...] = ()
     pool_size: int = 50
     epochs: int = 100
     decay_epochs: int = 100
@@ -176,6 +185,7 @@ class TrainConfig:
         self.r1_gamma = check_float(
             f + "r1_gamma", self.r1_gamma, expected="a finite float >= 0", ok=lambda v: v >= 0
         )
+        self.d_augment = check_policy(f + "d_augment", self.d_augment)
         for name in ("pool_size", "epochs", "decay_epochs", "checkpoint_every", "keep_last"):
             check_int(f + name, getattr(self, name), 0)
         check_int(f + "seed", self.seed, 0, 2**63 - 1)

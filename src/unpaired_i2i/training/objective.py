@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from unpaired_i2i.augment import diff_augment
 from unpaired_i2i.losses import (
     cycle_consistency_loss,
     gan_loss,
@@ -161,16 +162,25 @@ class CycleObjective:
             pred.float(), other.float(), target_is_real, mode=self.config.gan_mode
         )
 
+    def _augment(self, images: torch.Tensor) -> torch.Tensor:
+        """What a discriminator is shown: ``images`` under ``TrainConfig.d_augment``, if any."""
+        policy = self.config.d_augment
+        if not policy:
+            return images
+        # Back to the step's memory format: the gathers return other strides, and a compiled
+        # discriminator would recompile for them.
+        return diff_augment(images, policy).contiguous(memory_format=self._memory_format())
+
     def _adversarial_term(
         self, discriminator: nn.Module, fake: torch.Tensor, real: torch.Tensor
     ) -> torch.Tensor:
         """A generator's adversarial term: its fakes scored by a frozen discriminator."""
-        fake_score: torch.Tensor = discriminator(fake)
+        fake_score: torch.Tensor = discriminator(self._augment(fake))
         if not self.config.relativistic:
             return self._gan(fake_score, True, for_discriminator=False)
         # The real images' scores carry no gradient (frozen weights, constant input); the
         # generator's gradient reaches them only through the mean of the fakes' scores.
-        real_score: torch.Tensor = discriminator(real)
+        real_score: torch.Tensor = discriminator(self._augment(real))
         return self._relativistic(fake_score, real_score, True) + self._relativistic(
             real_score, fake_score, False
         )
@@ -242,6 +252,9 @@ class CycleObjective:
         ``cycle_x = lambda_cycle * L1(rec_x, x)``, ``cycle_y`` likewise,
         ``identity_x = w * L1(idt_x, x)`` and ``identity_y = w * L1(idt_y, y)`` with
         ``w = lambda_identity * lambda_cycle`` (zeros when the identity terms are disabled).
+        With ``TrainConfig.d_augment`` the discriminators score
+        :func:`~unpaired_i2i.diff_augment` of the fakes (and of the real images), and the
+        generators' gradient passes through the augmentation.
 
         Args:
             real_x: Images of domain X.
@@ -292,7 +305,9 @@ class CycleObjective:
         ``TrainConfig.r1_gamma > 0`` the loss adds ``r1_gamma / 2 * r1_penalty(D(real),
         real)`` (:func:`~unpaired_i2i.r1_penalty`). When the discriminators treat every sample
         independently (no BatchNorm) and the two batches have one shape, ``D`` scores
-        ``cat([real, fake])`` in one call.
+        ``cat([real, fake])`` in one call. With ``TrainConfig.d_augment``, ``D`` scores
+        :func:`~unpaired_i2i.diff_augment` of each batch (each image its own draw; R1's
+        gradient is taken with respect to the images before augmentation).
 
         Args:
             discriminator: ``d_x`` or ``d_y``.
@@ -308,10 +323,10 @@ class CycleObjective:
         both = self._pair(real, fake) if self._batch_discriminators else None
         if both is not None:
             # A per-sample discriminator scores the real and the fake batch in one call.
-            real_score, fake_score = discriminator(both).split(real.shape[0])
+            real_score, fake_score = discriminator(self._augment(both)).split(real.shape[0])
         else:
-            real_score = discriminator(real)
-            fake_score = discriminator(fake)
+            real_score = discriminator(self._augment(real))
+            fake_score = discriminator(self._augment(fake))
         if cfg.relativistic:
             real_term = self._relativistic(real_score, fake_score, True)
             fake_term = self._relativistic(fake_score, real_score, False)
