@@ -72,8 +72,10 @@ def test_compiled_trainer_wraps_the_step_networks_only() -> None:
         {},
         # reduce-overhead marks CUDA-graph steps (no graphs on the CPU, the calls still run)
         {"channels_last": True, "amp": "bf16", "compile_mode": "reduce-overhead"},
+        # every batch a discriminator scores is augmented: one stride pattern throughout
+        {"d_augment": ("color", "translation", "cutout")},
     ],
-    ids=["fp32", "channels_last-bf16-reduce-overhead"],
+    ids=["fp32", "channels_last-bf16-reduce-overhead", "d_augment"],
 )
 def test_no_recompile_after_warm_up(overrides: dict[str, Any], tmp_path: Path) -> None:
     data = make_batches(3)
