@@ -160,6 +160,10 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # for small datasets, and the shift alone
         "ref+ema+residual+no_identity+diffaug": imp(d_augment=("translation", "cutout")),
         "ref+ema+residual+no_identity+diffaug_shift": imp(d_augment=("translation",)),
+        # discriminators without InstanceNorm (the first layer never had one): instance
+        # statistics remove each feature map's mean, and with it the image's absolute colour,
+        # which is what a season changes most
+        "ref+ema+residual+no_identity+d_no_norm": imp(discriminator_overrides={"norm": "none"}),
         # issue 11's quality parity: the improved recipe in bfloat16 / compiled, same steps
         # (the records of 2026-11-30 carry the "ref+ema+residual+no_identity@..." names)
         "ref+ema+residual+no_identity@bf16": imp(amp="bf16"),

@@ -72,7 +72,7 @@ def test_reference_is_exactly_the_reference_defaults() -> None:
     assert sum(p.numel() for p in six.model.g_xy.parameters()) == 7_837_699
 
 
-def test_improved_is_the_reference_plus_ema_residual_generators_and_no_identity() -> None:
+def test_improved_is_the_reference_plus_ema_residual_generators_no_identity_and_d_norm() -> None:
     spec = recipe("improved", n_blocks=6)
     reference = recipe("reference", n_blocks=6)
     assert spec.name == "improved" and set(RECIPES) == {"reference", "improved"}
@@ -87,7 +87,11 @@ def test_improved_is_the_reference_plus_ema_residual_generators_and_no_identity(
         assert sum(p.numel() for p in g.parameters()) == 7_837_699
     for d, ref in ((spec.model.d_x, reference.model.d_x), (spec.model.d_y, reference.model.d_y)):
         assert isinstance(d, ConvDiscriminator) and isinstance(ref, ConvDiscriminator)
-        assert d.get_config() == ref.get_config()
+        # the reference layout without normalisation: the same convolutions and parameters
+        assert ref.get_config()["norm"] == "instance"
+        assert d.get_config() == {**ref.get_config(), "norm": "none"}
+        assert not any(isinstance(m, torch.nn.InstanceNorm2d) for m in d.modules())
+        assert any(isinstance(m, torch.nn.InstanceNorm2d) for m in ref.modules())
         assert sum(p.numel() for p in d.parameters()) == sum(p.numel() for p in ref.parameters())
     # optimiser, losses, learning rates, pool and schedule are the reference's; no identity term
     assert spec.config == TrainConfig(lambda_identity=0.0)
@@ -99,10 +103,25 @@ def test_improved_is_the_reference_plus_ema_residual_generators_and_no_identity(
         "ema_warmup": True,
         "residual": True,
         "lambda_identity": 0.0,
+        "d_norm": "none",
     }
     # each part can be taken back by name
     assert not recipe("improved", residual=False).model.g_xy.residual
     assert recipe("improved", lambda_identity=0.5).config == TrainConfig()
+    assert patch_gan(recipe("improved", d_norm="instance").model.d_x).get_config()["norm"] == (
+        "instance"
+    )
+    # a caller's discriminator_overrides beat the recipe's shorthand, the caller's own
+    # shorthand beats both, and other discriminator options leave the recipe's norm alone
+    for over, norm in (
+        ({"discriminator_overrides": {"norm": "instance"}}, "instance"),
+        ({"discriminator_overrides": {"norm": "instance"}, "d_norm": "batch"}, "batch"),
+        ({"discriminator_overrides": {"n_layers": 2}}, "none"),
+        ({"d_base_channels": 8}, "none"),
+    ):
+        for d in (recipe("improved", **over).model.d_x, recipe("improved", **over).model.d_y):
+            assert patch_gan(d).get_config()["norm"] == norm, over
+    assert patch_gan(recipe("reference", d_norm="none").model.d_y).get_config()["norm"] == "none"
 
 
 def test_overrides_reach_the_generators_discriminators_config_and_callbacks() -> None:

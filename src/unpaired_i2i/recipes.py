@@ -35,6 +35,7 @@ IMPROVED_RECIPE: Mapping[str, Any] = {
     "ema_warmup": True,
     "residual": True,
     "lambda_identity": 0.0,
+    "d_norm": "none",
 }
 
 # Options of recipe() itself, besides generator options and TrainConfig fields.
@@ -42,6 +43,7 @@ _RECIPE_KEYS = (
     "preset",
     "discriminator_overrides",
     "d_base_channels",
+    "d_norm",
     "spectral_norm",
     "ema",
     "ema_warmup",
@@ -98,7 +100,12 @@ def recipe(name: RecipeName | str, **overrides: Any) -> RecipeSpec:
     * residual generators (``residual=True``: each predicts a change to its input, so the
       scene's structure is kept from the first step);
     * no identity term (``lambda_identity=0``: with residual generators it only held the
-      colours back; it also saves two of the six generator calls of a step).
+      colours back; it also saves two of the six generator calls of a step);
+    * discriminators without normalisation (``d_norm="none"``, the shorthand for
+      ``discriminator_overrides={"norm": "none"}``): InstanceNorm subtracts each feature map's
+      mean over the image, which hides the image's absolute colours from the discriminators,
+      and colour is most of what a season changes. Same layers and parameter count (the
+      reference's InstanceNorm has no affine parameters).
 
     The networks' parameters, optimiser, adversarial and cycle losses, learning rates, image
     pool and schedule are the reference's. Other methods measured (resize-convolution
@@ -111,7 +118,8 @@ def recipe(name: RecipeName | str, **overrides: Any) -> RecipeSpec:
       ``base_channels``, ``upsampling``, ``norm``, ``dropout``, ...), applied to both generators;
     * ``preset`` (``"cyclegan"`` or ``"basic"``), ``discriminator_overrides`` (a dict of
       :class:`ConvDiscriminator` arguments for both discriminators) and the shorthands
-      ``d_base_channels`` and ``spectral_norm`` for two of them;
+      ``d_base_channels``, ``d_norm`` and ``spectral_norm`` for three of them (a recipe's own
+      ``d_norm`` gives way to a ``"norm"`` in ``discriminator_overrides``);
     * every :class:`TrainConfig` field (``lr``, ``lr_d``, ``gan_mode``, ``pool_size``,
       ``seed``, ``epochs``, ...);
     * ``ema``: the EMA decay (``None`` or ``0`` removes the EMA callback; a float adds or
@@ -139,8 +147,8 @@ def recipe(name: RecipeName | str, **overrides: Any) -> RecipeSpec:
         (0.0001, [EMA(decay=0.999, every_n_steps=1, start_step=0, warmup=True)])
     """
     check_choice("recipe name", name, RECIPES)
-    options: dict[str, Any] = dict(IMPROVED_RECIPE) if name == "improved" else {}
-    options.update(overrides)
+    defaults: dict[str, Any] = dict(IMPROVED_RECIPE) if name == "improved" else {}
+    options: dict[str, Any] = {**defaults, **overrides}
 
     generator_keys = _generator_keys()
     config_keys = _config_keys()
@@ -155,10 +163,24 @@ def recipe(name: RecipeName | str, **overrides: Any) -> RecipeSpec:
 
     preset = options.pop("preset", "cyclegan")
     check_choice("recipe preset", preset, CYCLEGAN_PRESETS)
-    d_over: dict[str, Any] = dict(options.pop("discriminator_overrides", None) or {})
-    for short, key in (("d_base_channels", "base_channels"), ("spectral_norm", "spectral_norm")):
+    # Discriminator options: the recipe's shorthands, then discriminator_overrides, then the
+    # caller's shorthands (so a caller's {"norm": ...} beats the recipe's d_norm).
+    shorthands = (
+        ("d_base_channels", "base_channels"),
+        ("d_norm", "norm"),
+        ("spectral_norm", "spectral_norm"),
+    )
+    d_over: dict[str, Any] = {
+        key: options[short]
+        for short, key in shorthands
+        if short in options and short not in overrides
+    }
+    d_over.update(options.pop("discriminator_overrides", None) or {})
+    for short, key in shorthands:
         if short in options:
-            d_over[key] = options.pop(short)
+            value = options.pop(short)
+            if short in overrides:
+                d_over[key] = value
     ema = options.pop("ema", None)
     # ema_warmup -> EMA(warmup=...), ema_warmup_power -> EMA(warmup_power=...); else EMA's defaults
     ema_options = {
