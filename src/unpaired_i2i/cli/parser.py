@@ -244,7 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--recipe",
         choices=RECIPES,
         help="what to start from: improved (the reference's networks as residual generators, "
-        "no identity term, an EMA of the generators with warm-up: lower paired L1 at equal "
+        "no identity term, an EMA of the generators with warm-up, discriminators without "
+        "normalisation: lower paired L1 at equal "
         "steps, shorter steps) or reference (the reference CycleGAN exactly); the options "
         "below change it " + _by_source("recipe"),
     )
