@@ -64,8 +64,9 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
 
     Every candidate is ``recipe("reference", ...)`` with the named methods added, so a name
     means the same runs whatever ``"improved"`` is at the time; ``"improved"`` is the recipe
-    as the library defines it now (the same runs as ``ref+ema+residual+no_identity``; the
-    records of the runs named ``"improved"`` up to 2026-12-01 carry that name).
+    as the library defines it now: since 2026-12-01 the same runs as
+    ``ref+ema+residual+no_identity+d_no_norm``; before, as ``ref+ema+residual+no_identity``
+    (the records of the runs named ``"improved"`` until then carry that name).
     """
     from unpaired_i2i import recipe
 
