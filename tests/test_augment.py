@@ -11,13 +11,8 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from unpaired_i2i import (
-    AUGMENT_POLICIES,
-    CycleGAN,
-    CycleTrainer,
-    TrainConfig,
-    diff_augment,
-)
+from _tiny import tiny_model
+from unpaired_i2i import AUGMENT_POLICIES, CycleTrainer, TrainConfig, diff_augment
 
 
 def _positive(n: int, c: int, h: int, w: int, seed: int = 0) -> torch.Tensor:
@@ -165,14 +160,7 @@ SIZE = 8
 
 
 def _trainer(config: TrainConfig) -> CycleTrainer:
-    torch.manual_seed(0)
-    model = CycleGAN.from_preset(
-        "cyclegan",
-        base_channels=4,
-        n_blocks=1,
-        discriminator_overrides={"base_channels": 4, "n_layers": 1},
-    )
-    return CycleTrainer(model, config, device="cpu")
+    return CycleTrainer(tiny_model(0), config, device="cpu")
 
 
 def _lsgan(pred: torch.Tensor, target: float) -> float:

@@ -16,10 +16,10 @@ import pytest
 import torch
 from torch import nn
 
+from _tiny import tiny_model
 from unpaired_i2i import (
     FID_WEIGHTS_ENV,
     FID_WEIGHTS_FILE,
-    CycleGAN,
     CycleTrainer,
     TrainConfig,
     make_season_dataset,
@@ -42,13 +42,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A run folder (untrained tiny model, run.json with its size), its data and a feature net."""
     base = tmp_path_factory.mktemp("evaluate")
     data = make_season_dataset(base / "data", n_train=2, n_test=5, size=32, seed=1)
-    torch.manual_seed(0)
-    model = CycleGAN.from_preset(
-        "cyclegan",
-        base_channels=4,
-        n_blocks=1,
-        discriminator_overrides={"base_channels": 4, "n_layers": 1},
-    )
+    model = tiny_model(0)
     run = base / "run"
     trainer = CycleTrainer(model, TrainConfig(epochs=1, decay_epochs=0), device="cpu")
     trainer.save_checkpoint(run / "checkpoints" / "last.pt")

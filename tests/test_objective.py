@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _tiny import tiny_model
 from unpaired_i2i import LOSS_KEYS, CycleGAN, CycleTrainer, TrainConfig
 from unpaired_i2i.training.objective import CycleObjective
 
@@ -60,14 +61,7 @@ def _l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def _trainer(config: TrainConfig, seed: int) -> CycleTrainer:
-    torch.manual_seed(seed)
-    model = CycleGAN.from_preset(
-        "cyclegan",
-        base_channels=4,
-        n_blocks=1,
-        discriminator_overrides={"base_channels": 4, "n_layers": 1},
-    )
-    return CycleTrainer(model, config, device="cpu")
+    return CycleTrainer(tiny_model(seed), config, device="cpu")
 
 
 def _expected(
