@@ -171,16 +171,12 @@ def recipe(name: RecipeName | str, **overrides: Any) -> RecipeSpec:
         ("spectral_norm", "spectral_norm"),
     )
     d_over: dict[str, Any] = {
-        key: options[short]
-        for short, key in shorthands
-        if short in options and short not in overrides
+        key: defaults[short] for short, key in shorthands if short in defaults
     }
     d_over.update(options.pop("discriminator_overrides", None) or {})
-    for short, key in shorthands:
-        if short in options:
-            value = options.pop(short)
-            if short in overrides:
-                d_over[key] = value
+    d_over.update({key: overrides[short] for short, key in shorthands if short in overrides})
+    for short, _ in shorthands:
+        options.pop(short, None)
     ema = options.pop("ema", None)
     # ema_warmup -> EMA(warmup=...), ema_warmup_power -> EMA(warmup_power=...); else EMA's defaults
     ema_options = {

@@ -167,8 +167,8 @@ class CycleObjective:
         policy = self.config.d_augment
         if not policy:
             return images
-        # Back to the step's memory format: the gathers return other strides, and a compiled
-        # discriminator would recompile for them.
+        # Back to the step's memory format (the gathers return channels-last strides), so a
+        # discriminator sees augmented batches in the same format as every other input.
         return diff_augment(images, policy).contiguous(memory_format=self._memory_format())
 
     def _adversarial_term(
