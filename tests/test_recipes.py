@@ -98,9 +98,11 @@ def test_improved_is_the_reference_plus_ema_residual_generators_no_identity_and_
     (ema,) = spec.callbacks
     assert isinstance(ema, EMA)
     assert (ema.decay, ema.warmup, ema.every_n_steps, ema.start_step) == (0.999, True, 1, 0)
+    assert ema.warmup_power == 2.0  # the ramp (1 + n) / (4 + n) until 0.999
     assert dict(IMPROVED_RECIPE) == {
         "ema": 0.999,
         "ema_warmup": True,
+        "ema_warmup_power": 2.0,
         "residual": True,
         "lambda_identity": 0.0,
         "d_norm": "none",
