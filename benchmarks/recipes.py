@@ -88,6 +88,10 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # ref+ema+residual+no_identity: the improved recipe as of 511c7cb, spelled out
         return ref_ema(**{"residual": True, "lambda_identity": 0.0, **fields})
 
+    def cur(**fields: Any) -> Callable[[int, dict[str, Any]], Any]:
+        # the improved recipe as of 270a761, spelled out
+        return imp(discriminator_overrides={"norm": "none"}, ema_warmup_power=2.0, **fields)
+
     return {
         "reference": ref(),
         "improved": of("improved"),
@@ -170,6 +174,16 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         "ref+ema+residual+no_identity+d_no_norm+beta2_0.99": imp(
             discriminator_overrides={"norm": "none"}, betas=(0.5, 0.99)
         ),
+        # the improved recipe as of 270a761 (discriminators without norm, the average warmed
+        # up with power 2), spelled out, plus one more method
+        "ref+ema_p2+residual+no_identity+d_no_norm": cur(),
+        # spectral normalisation in the norm-free discriminators (SNGAN's discriminator): a
+        # Lipschitz bound in place of the InstanceNorm the recipe removed
+        "ref+ema_p2+residual+no_identity+d_no_norm+spectral_norm": cur(spectral_norm=True),
+        # R1 on real images (gamma as in "+r1" above): the norm-free discriminators' gradients
+        # kept small where the data lie
+        "ref+ema_p2+residual+no_identity+d_no_norm+r1": cur(r1_gamma=1.0),
+        "ref+ema_p2+residual+no_identity+d_no_norm+slow_d": cur(lr_d=1e-4),
         # issue 11's quality parity: the improved recipe in bfloat16 / compiled, same steps
         # (the records of 2026-11-30 carry the "ref+ema+residual+no_identity@..." names)
         "ref+ema+residual+no_identity@bf16": imp(amp="bf16"),
@@ -259,7 +273,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     import torch
     from torch.utils.data import DataLoader
 
-    from unpaired_i2i import Callback, CycleTrainer, ModelCheckpoint, evaluate_paired
+    from unpaired_i2i import EMA, Callback, CycleTrainer, ModelCheckpoint, evaluate_paired
     from unpaired_i2i.bench import machine_info
 
     torch.set_num_threads(args.threads)
@@ -269,8 +283,14 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     torch.manual_seed(args.seed)
     spec = _candidates()[args.candidate](args.seed, over)
 
-    # removed again before the candidate's generator is picked
-    shadows = shadow_emas(decays=args.shadow_ema, powers=args.shadow_power)
+    # removed again before the candidate's generator is picked; a shadow that repeats the
+    # candidate's own average (same decay, warm-up and power) is left out
+    own = {(cb.decay, cb.warmup, cb.warmup_power) for cb in spec.callbacks if isinstance(cb, EMA)}
+    shadows = [
+        s
+        for s in shadow_emas(decays=args.shadow_ema, powers=args.shadow_power)
+        if (s.decay, s.warmup, s.warmup_power) not in own
+    ]
 
     class Clock(Callback):
         """Training seconds so far, kept in the checkpoints so a resumed run adds them up."""
@@ -726,8 +746,9 @@ def main() -> None:
                 help="also score warm EMAs of these decays (they do not change the training)",
             )  # fmt: skip
             p.add_argument(
-                "--shadow-power", type=float, nargs="*", default=[0.0, 1.0, 2.0, 4.0],
-                help="also score EMAs (0.999) warmed up with these warmup_power values",
+                "--shadow-power", type=float, nargs="*", default=[0.0, 1.0, 2.0, 4.0, 8.0],
+                help="also score EMAs (0.999) warmed up with these warmup_power values (the "
+                "one that repeats the candidate's own average is left out)",
             )  # fmt: skip
         if name in ("queue", "time"):
             p.add_argument("--candidates", nargs="+", default=["reference", "improved"])
