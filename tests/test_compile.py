@@ -123,11 +123,16 @@ def _grads(trainer: CycleTrainer) -> dict[str, torch.Tensor]:
     return out
 
 
-def _compare_with_eager(backend: str) -> None:
-    compiled = CycleTrainer(make_model(), config(compile_backend=backend), device="cpu")
-    eager = CycleTrainer(make_model(), config(compile=False), device="cpu")
+def _compare_with_eager(backend: str, **overrides: Any) -> None:
+    compiled = CycleTrainer(
+        make_model(), config(compile_backend=backend, **overrides), device="cpu"
+    )
+    eager = CycleTrainer(make_model(), config(compile=False, **overrides), device="cpu")
     for step, batch in enumerate(make_batches(3)):
-        a, b = compiled.train_step(*batch), eager.train_step(*batch)
+        torch.manual_seed(step)  # the same draws for both (augmentations use the global RNG)
+        a = compiled.train_step(*batch)
+        torch.manual_seed(step)
+        b = eager.train_step(*batch)
         for key in LOSS_KEYS:
             assert float(a[key]) == pytest.approx(float(b[key]), rel=1e-5, abs=1e-6), (step, key)
     # The last step's gradients (still in .grad). Conv biases in front of an InstanceNorm get
@@ -142,6 +147,14 @@ def _compare_with_eager(backend: str) -> None:
 
 def test_compiled_step_matches_eager_losses_and_gradients() -> None:
     _compare_with_eager(BACKEND)
+
+
+@pytest.mark.parametrize("augment", [(), ("translation",)])
+def test_compiled_step_with_r1_matches_eager(augment: tuple[str, ...]) -> None:
+    # Compiled networks have no double backward: the R1 gradient comes from a second,
+    # uncompiled call of each discriminator, and must give the eager step's gradients (with
+    # augmentation too: the same augmented images, no extra random draws).
+    _compare_with_eager(BACKEND, r1_gamma=10.0, d_augment=augment, seed=0)
 
 
 @pytest.mark.skipif(

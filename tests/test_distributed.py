@@ -200,3 +200,12 @@ def test_a_dataloader_is_sharded_unless_switched_off_and_other_iterables_are_kep
 def test_sync_batchnorm_is_refused_early_off_cuda() -> None:
     with pytest.raises(ValueError, match=r"sync_batchnorm needs CUDA devices.*trains on cpu"):
         tiny_trainer(sync_batchnorm=True)
+
+
+@pytest.mark.usefixtures("fake_second_rank")
+def test_r1_with_compile_is_refused_early_in_a_distributed_run() -> None:
+    # R1 with compiled networks calls each discriminator a second time, uncompiled: a second
+    # DDP forward before one backward, which DDP's gradient reduction does not support.
+    with pytest.raises(ValueError, match=r"r1_gamma > 0 with compile=True.*world size 2"):
+        tiny_trainer(r1_gamma=1.0, compile=True, compile_backend="aot_eager")
+    tiny_trainer(r1_gamma=1.0)  # uncompiled: allowed

@@ -243,7 +243,6 @@ def test_r1_and_relativistic_change_the_discriminator_update_not_the_batch() -> 
     [
         ({"r1_gamma": -1.0}, "r1_gamma"),
         ({"r1_gamma": float("inf")}, "r1_gamma"),
-        ({"r1_gamma": 1.0, "compile": True}, "compile"),
         ({"r1_gamma": 1.0, "amp": "fp16"}, "fp16"),
         ({"relativistic": 1}, "relativistic"),
     ],

@@ -74,8 +74,10 @@ class TrainConfig:
         r1_gamma: Weight ``gamma`` of the R1 gradient penalty on real images (Mescheder et al.
             2018, see :func:`~unpaired_i2i.r1_penalty`): each discriminator's loss adds
             ``gamma / 2 * E ||grad_x D(x)||^2``, which needs a second backward pass through the
-            discriminators. Not available with ``compile=True`` (compiled graphs have no
-            double backward) or ``amp="fp16"``. 0 (reference): no penalty.
+            discriminators. With ``compile=True`` (compiled graphs have no double backward)
+            the penalty's gradient comes from an extra, uncompiled call of each discriminator
+            on the real images (not available with ``compile=True`` in a distributed run).
+            Not available with ``amp="fp16"``. 0 (reference): no penalty.
         d_augment: Differentiable augmentations (DiffAugment, Zhao et al. 2020; see
             :func:`~unpaired_i2i.diff_augment`) applied to every batch a discriminator scores,
             real and generated, in the discriminators' step and in the generators' (where the
@@ -210,12 +212,6 @@ class TrainConfig:
                 f"'inductor' or 'aot_eager'; got {backend!r}"
             )
         check_bool(f + "cudnn_benchmark", self.cudnn_benchmark)
-        if self.r1_gamma > 0 and self.compile:
-            raise ValueError(
-                f"{f}r1_gamma > 0 needs a second backward pass through the discriminators, "
-                f"which compiled networks do not have: set compile=False or r1_gamma=0; got "
-                f"r1_gamma={self.r1_gamma} with compile=True"
-            )
         if self.r1_gamma > 0 and self.amp == "fp16":
             raise ValueError(
                 f"{f}r1_gamma > 0 is not available with amp='fp16' (the penalty's gradient "

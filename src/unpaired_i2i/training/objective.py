@@ -307,7 +307,9 @@ class CycleObjective:
         independently (no BatchNorm) and the two batches have one shape, ``D`` scores
         ``cat([real, fake])`` in one call. With ``TrainConfig.d_augment``, ``D`` scores
         :func:`~unpaired_i2i.diff_augment` of each batch (each image its own draw; R1's
-        gradient is taken with respect to the images before augmentation).
+        gradient is taken with respect to the images before augmentation). With
+        ``TrainConfig.compile``, whose compiled networks have no double backward, R1's gradient
+        comes from a second, uncompiled call of the same discriminator on the real images.
 
         Args:
             discriminator: ``d_x`` or ``d_y``.
@@ -318,14 +320,22 @@ class CycleObjective:
             A 0-d float32 tensor.
         """
         cfg = self.config
-        if cfg.r1_gamma > 0:
+        r1 = cfg.r1_gamma > 0
+        # A compiled network has no double backward (TorchDynamo's AOTAutograd): R1 then
+        # scores the real images a second time with the plain module, same weights.
+        plain = getattr(discriminator, "_orig_mod", None) if r1 else None
+        if r1:
             real = real.detach().requires_grad_(True)  # a new leaf: the batch is untouched
         both = self._pair(real, fake) if self._batch_discriminators else None
         if both is not None:
             # A per-sample discriminator scores the real and the fake batch in one call.
-            real_score, fake_score = discriminator(self._augment(both)).split(real.shape[0])
+            seen = self._augment(both)
+            real_seen = seen[: real.shape[0]]
+            scored = seen if plain is None else seen.detach()
+            real_score, fake_score = discriminator(scored).split(real.shape[0])
         else:
-            real_score = discriminator(self._augment(real))
+            real_seen = self._augment(real)
+            real_score = discriminator(real_seen if plain is None else real_seen.detach())
             fake_score = discriminator(self._augment(fake))
         if cfg.relativistic:
             real_term = self._relativistic(real_score, fake_score, True)
@@ -334,8 +344,9 @@ class CycleObjective:
             real_term = self._gan(real_score, True, for_discriminator=True)
             fake_term = self._gan(fake_score, False, for_discriminator=True)
         loss = 0.5 * (real_term + fake_term)
-        if cfg.r1_gamma > 0:
-            loss = loss + 0.5 * cfg.r1_gamma * r1_penalty(real_score, real)
+        if r1:
+            r1_score = real_score if plain is None else plain(real_seen)
+            loss = loss + 0.5 * cfg.r1_gamma * r1_penalty(r1_score, real)
         return loss
 
     def _set_d_requires_grad(self, flag: bool) -> None:
