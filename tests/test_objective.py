@@ -243,10 +243,30 @@ def test_r1_and_relativistic_change_the_discriminator_update_not_the_batch() -> 
     [
         ({"r1_gamma": -1.0}, "r1_gamma"),
         ({"r1_gamma": float("inf")}, "r1_gamma"),
-        ({"r1_gamma": 1.0, "amp": "fp16"}, "fp16"),
         ({"relativistic": 1}, "relativistic"),
     ],
 )
 def test_r1_and_relativistic_options_are_validated(fields: dict[str, object], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         TrainConfig(**fields)  # type: ignore[arg-type]
+
+
+def test_r1_under_float16_autocast_is_the_float32_penalty() -> None:
+    # A float16 gradient of the scores with respect to the images underflows: with
+    # amp="fp16" the penalty comes from a float32 call of the same discriminator.
+    gen = torch.Generator().manual_seed(0)
+    real = torch.rand(2, 3, SIZE, SIZE, generator=gen) * 2 - 1
+    fake = torch.rand(2, 3, SIZE, SIZE, generator=gen) * 2 - 1
+    losses = {}
+    for gamma in (0.0, 10.0):
+        trainer = CycleTrainer(tiny_model(0), TrainConfig(amp="fp16", r1_gamma=gamma, pool_size=0))
+        with trainer._autocast():
+            loss = trainer.compute_discriminator_loss(trainer.model.d_x, real, fake)
+        assert loss.dtype == torch.float32 and torch.isfinite(loss)
+        losses[gamma] = float(loss.detach())
+    penalty = float(_r1(tiny_model(0).d_x, real))  # float32 weights, no autocast
+    assert penalty > 0
+    assert losses[10.0] - losses[0.0] == pytest.approx(5.0 * penalty, rel=1e-4)
+    # ... and a whole step trains: finite losses, the scaler's scale kept
+    step = trainer.train_step(real, fake)
+    assert all(torch.isfinite(v) for v in step.values())

@@ -76,8 +76,9 @@ class TrainConfig:
             ``gamma / 2 * E ||grad_x D(x)||^2``, which needs a second backward pass through the
             discriminators. With ``compile=True`` (compiled graphs have no double backward)
             the penalty's gradient comes from an extra, uncompiled call of each discriminator
-            on the real images (not available with ``compile=True`` in a distributed run).
-            Not available with ``amp="fp16"``. 0 (reference): no penalty.
+            on the real images (not available with ``compile=True`` in a distributed run);
+            with ``amp="fp16"``, from an extra call in float32, where a float16 gradient
+            would underflow. 0 (reference): no penalty.
         d_augment: Differentiable augmentations (DiffAugment, Zhao et al. 2020; see
             :func:`~unpaired_i2i.diff_augment`) applied to every batch a discriminator scores,
             real and generated, in the discriminators' step and in the generators' (where the
@@ -212,12 +213,6 @@ class TrainConfig:
                 f"'inductor' or 'aot_eager'; got {backend!r}"
             )
         check_bool(f + "cudnn_benchmark", self.cudnn_benchmark)
-        if self.r1_gamma > 0 and self.amp == "fp16":
-            raise ValueError(
-                f"{f}r1_gamma > 0 is not available with amp='fp16' (the penalty's gradient "
-                f"would be taken from unscaled float16 scores): use amp='bf16' or 'off'; got "
-                f"r1_gamma={self.r1_gamma} with amp='fp16'"
-            )
         check_bool(f + "tf32", self.tf32)
 
     @property

@@ -309,7 +309,8 @@ class CycleObjective:
         :func:`~unpaired_i2i.diff_augment` of each batch (each image its own draw; R1's
         gradient is taken with respect to the images before augmentation). With
         ``TrainConfig.compile``, whose compiled networks have no double backward, R1's gradient
-        comes from a second, uncompiled call of the same discriminator on the real images.
+        comes from a second, uncompiled call of the same discriminator on the real images;
+        with ``amp="fp16"``, from a second call in float32 (outside autocast).
 
         Args:
             discriminator: ``d_x`` or ``d_y``.
@@ -321,9 +322,14 @@ class CycleObjective:
         """
         cfg = self.config
         r1 = cfg.r1_gamma > 0
-        # A compiled network has no double backward (TorchDynamo's AOTAutograd): R1 then
-        # scores the real images a second time with the plain module, same weights.
+        # R1 scores the real images a second time, with the same weights, where the first
+        # call cannot give its gradient: a compiled network has no double backward
+        # (TorchDynamo's AOTAutograd; the plain module then), and a float16 gradient of the
+        # scores with respect to the images would underflow (float32 then).
+        fp16 = self.amp == "fp16"
         plain = getattr(discriminator, "_orig_mod", None) if r1 else None
+        if r1 and fp16 and plain is None:
+            plain = discriminator
         if r1:
             real = real.detach().requires_grad_(True)  # a new leaf: the batch is untouched
         both = self._pair(real, fake) if self._batch_discriminators else None
@@ -345,7 +351,13 @@ class CycleObjective:
             fake_term = self._gan(fake_score, False, for_discriminator=True)
         loss = 0.5 * (real_term + fake_term)
         if r1:
-            r1_score = real_score if plain is None else plain(real_seen)
+            if plain is None:
+                r1_score = real_score
+            elif fp16:
+                with torch.autocast(device_type=self.device.type, enabled=False):
+                    r1_score = plain(real_seen.float())
+            else:
+                r1_score = plain(real_seen)
             loss = loss + 0.5 * cfg.r1_gamma * r1_penalty(r1_score, real)
         return loss
 
