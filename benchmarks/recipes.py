@@ -184,6 +184,10 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # kept small where the data lie
         "ref+ema_p2+residual+no_identity+d_no_norm+r1": cur(r1_gamma=1.0),
         "ref+ema_p2+residual+no_identity+d_no_norm+slow_d": cur(lr_d=1e-4),
+        # ... and generators without InstanceNorm too: with residual generators the change to
+        # make depends on the input's absolute colours, which InstanceNorm takes from the
+        # features (the argument that removed it from the discriminators)
+        "ref+ema_p2+residual+no_identity+d_no_norm+g_no_norm": cur(norm="none"),
         # issue 11's quality parity: the improved recipe in bfloat16 / compiled, same steps
         # (the records of 2026-11-30 carry the "ref+ema+residual+no_identity@..." names)
         "ref+ema+residual+no_identity@bf16": imp(amp="bf16"),
