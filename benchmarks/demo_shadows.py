@@ -52,11 +52,10 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
-    from recipes import shadow_emas  # benchmarks/recipes.py, beside this script
+    from recipes import drop_repeats, shadow_emas  # benchmarks/recipes.py, beside this script
 
     import unpaired_i2i.data
     import unpaired_i2i.recipes
-    from unpaired_i2i import EMA
     from unpaired_i2i.cli import main as cli_main
 
     torch.set_num_threads(args.threads)
@@ -69,9 +68,7 @@ def main() -> None:
 
     def recipe(*a: Any, **k: Any) -> Any:
         spec = build(*a, **k)
-        # a shadow that repeats the recipe's own average would only score it a second time
-        own = {(c.decay, c.warmup, c.warmup_power) for c in spec.callbacks if isinstance(c, EMA)}
-        shadows[:] = [s for s in shadows if (s.decay, s.warmup, s.warmup_power) not in own]
+        shadows[:] = drop_repeats(shadows, spec.callbacks)
         spec.callbacks[:0] = shadows  # before the recipe's own EMA, which stays the one used
         return spec
 

@@ -273,11 +273,20 @@ def shadow_emas(*, decays: Sequence[float] = (), powers: Sequence[float] = ()) -
     ]
 
 
+def drop_repeats(shadows: Sequence[Any], callbacks: Sequence[Any]) -> list[Any]:
+    """``shadows`` without those that repeat an EMA among ``callbacks`` (same decay, warm-up
+    and power): such a shadow would only score the run's own average a second time."""
+    from unpaired_i2i import EMA
+
+    own = {(cb.decay, cb.warmup, cb.warmup_power) for cb in callbacks if isinstance(cb, EMA)}
+    return [s for s in shadows if (s.decay, s.warmup, s.warmup_power) not in own]
+
+
 def _run(args: argparse.Namespace) -> dict[str, Any]:
     import torch
     from torch.utils.data import DataLoader
 
-    from unpaired_i2i import EMA, Callback, CycleTrainer, ModelCheckpoint, evaluate_paired
+    from unpaired_i2i import Callback, CycleTrainer, ModelCheckpoint, evaluate_paired
     from unpaired_i2i.bench import machine_info
 
     torch.set_num_threads(args.threads)
@@ -287,14 +296,10 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     torch.manual_seed(args.seed)
     spec = _candidates()[args.candidate](args.seed, over)
 
-    # removed again before the candidate's generator is picked; a shadow that repeats the
-    # candidate's own average (same decay, warm-up and power) is left out
-    own = {(cb.decay, cb.warmup, cb.warmup_power) for cb in spec.callbacks if isinstance(cb, EMA)}
-    shadows = [
-        s
-        for s in shadow_emas(decays=args.shadow_ema, powers=args.shadow_power)
-        if (s.decay, s.warmup, s.warmup_power) not in own
-    ]
+    # removed again before the candidate's generator is picked
+    shadows = drop_repeats(
+        shadow_emas(decays=args.shadow_ema, powers=args.shadow_power), spec.callbacks
+    )
 
     class Clock(Callback):
         """Training seconds so far, kept in the checkpoints so a resumed run adds them up."""

@@ -267,6 +267,6 @@ def test_r1_under_float16_autocast_is_the_float32_penalty() -> None:
     penalty = float(_r1(tiny_model(0).d_x, real))  # float32 weights, no autocast
     assert penalty > 0
     assert losses[10.0] - losses[0.0] == pytest.approx(5.0 * penalty, rel=1e-4)
-    # ... and a whole step trains: finite losses, the scaler's scale kept
+    # ... and a whole step trains to finite losses
     step = trainer.train_step(real, fake)
     assert all(torch.isfinite(v) for v in step.values())

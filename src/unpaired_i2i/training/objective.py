@@ -327,9 +327,7 @@ class CycleObjective:
         # (TorchDynamo's AOTAutograd; the plain module then), and a float16 gradient of the
         # scores with respect to the images would underflow (float32 then).
         fp16 = self.amp == "fp16"
-        plain = getattr(discriminator, "_orig_mod", None) if r1 else None
-        if r1 and fp16 and plain is None:
-            plain = discriminator
+        plain = getattr(discriminator, "_orig_mod", discriminator if fp16 else None) if r1 else None
         if r1:
             real = real.detach().requires_grad_(True)  # a new leaf: the batch is untouched
         both = self._pair(real, fake) if self._batch_discriminators else None
