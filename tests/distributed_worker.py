@@ -2,7 +2,7 @@
 
     python -m torch.distributed.run --standalone --nproc_per_node=2 tests/distributed_worker.py \
         OUT --steps 8 [--save-at 4] [--resume CKPT] [--nan-on-rank 1] [--r1-gamma G]
-        [--relativistic]
+        [--relativistic] [--compile-backend aot_eager]
 
 Each rank writes ``OUT/rank{r}.pt`` (its final weights and a few facts) for the test to compare;
 the callbacks write under ``OUT/rank{r}/`` so that the test can see which ranks wrote files.
@@ -63,6 +63,7 @@ def main() -> None:
     parser.add_argument("--nan-on-rank", type=int)
     parser.add_argument("--r1-gamma", type=float, default=0.0)
     parser.add_argument("--relativistic", action="store_true")
+    parser.add_argument("--compile-backend", help="compile the networks with this backend")
     args = parser.parse_args()
 
     # Each rank initialises differently on purpose: DDP must broadcast rank 0's weights.
@@ -83,6 +84,8 @@ def main() -> None:
         seed=3,
         r1_gamma=args.r1_gamma,
         relativistic=args.relativistic,
+        compile=args.compile_backend is not None,
+        compile_backend=args.compile_backend or "inductor",
     )
     own = args.out / f"rank{rank}"
     callbacks: list[Callback] = [

@@ -206,14 +206,6 @@ class CycleTrainer(CycleObjective, RunStatePersistence):
                 name: DistributedDataParallel(net, device_ids=ids) for name, net in nets.items()
             }
         if self.config.compile:
-            if self._dist.is_distributed and self.config.r1_gamma > 0:
-                # R1 calls the uncompiled discriminator too: a second DDP forward per backward
-                raise ValueError(
-                    "TrainConfig.r1_gamma > 0 with compile=True is not available in a "
-                    "distributed run: set compile=False or r1_gamma=0; got "
-                    f"r1_gamma={self.config.r1_gamma} with compile=True and "
-                    f"world size {self._dist.world_size}"
-                )
             # Each network separately: a compiled whole step would break at the requires_grad
             # toggles and the two backward passes. Evaluation calls (callbacks, inference)
             # use self.model, so they never trigger a recompile of the training graphs.
