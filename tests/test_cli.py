@@ -205,6 +205,7 @@ def test_translate_and_export(
         ),
         (["train", "--demo", "--size", "30"], "needs a multiple of 4"),
         (["train", "--demo", "--ema", "2"], "argument --ema: expected a number in [0, 1)"),
+        (["train", "--demo", "--r1-gamma", "-1"], "argument --r1-gamma: expected a number >= 0"),
         (["train", "--data", "/nonexistent/folder"], "argument --data: folder not found"),
         (
             ["train", "--demo", "--device", "cuda:9"]

@@ -378,6 +378,7 @@ def test_cli_recipe_flag_builds_the_recipe(tmp_path: Path, name: str) -> None:
     assert generator["upsampling"] == "transpose"
     assert generator["residual"] is (name == "improved")
     assert checkpoint["config"]["lambda_identity"] == (0.0 if name == "improved" else 0.5)
+    assert checkpoint["config"]["r1_gamma"] == 0.0
     callbacks = checkpoint.get("callbacks", {})
     if name == "improved":
         assert callbacks["EMA"]["warmup"] is True and callbacks["EMA"]["n_averaged"] == 3
@@ -385,10 +386,16 @@ def test_cli_recipe_flag_builds_the_recipe(tmp_path: Path, name: str) -> None:
         assert "EMA" not in callbacks
 
 
-def test_cli_ema_and_identity_flags_override_the_recipe(tmp_path: Path) -> None:
+def test_cli_ema_identity_and_r1_flags_override_the_recipe(tmp_path: Path) -> None:
     out = tmp_path / "r"
     args = ["train", "--demo", "--out", str(out), "--recipe", "improved", "--ema", "0"]
-    assert main([*args, "--lambda-identity", "0.25", *CLI_TINY]) == 0
+    assert main([*args, "--lambda-identity", "0.25", "--r1-gamma", "0.5", *CLI_TINY]) == 0
     checkpoint = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
     assert "EMA" not in checkpoint.get("callbacks", {})
     assert checkpoint["config"]["lambda_identity"] == 0.25
+    assert checkpoint["config"]["r1_gamma"] == 0.5
+    out = tmp_path / "reference_r1"
+    args = ["train", "--demo", "--out", str(out), "--recipe", "reference", "--r1-gamma", "2.5"]
+    assert main([*args, *CLI_TINY]) == 0
+    checkpoint = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
+    assert checkpoint["config"]["r1_gamma"] == 2.5

@@ -320,7 +320,7 @@ def _run_training(
     if s["d_base_channels"] is not None:
         overrides["d_base_channels"] = s["d_base_channels"]
     # None: the recipe's own choice
-    for key in ("ema", "lambda_identity"):
+    for key in ("ema", "lambda_identity", "r1_gamma"):
         if s[key] is not None:
             overrides[key] = s[key]
     torch.manual_seed(args.seed)

@@ -65,6 +65,7 @@ DEMO_DEFAULTS: dict[str, Any] = {
     "lr": 2e-4,
     "pool_size": 50,
     "lambda_identity": None,
+    "r1_gamma": None,
     "log_every": 25,
     "sample_every": 250,
     "checkpoint_every": 250,
@@ -91,6 +92,7 @@ DATA_DEFAULTS: dict[str, Any] = {
     "lr": 2e-4,
     "pool_size": 50,
     "lambda_identity": None,
+    "r1_gamma": None,
     "log_every": 100,
     "sample_every": 1000,
     "checkpoint_every": 1000,
@@ -344,6 +346,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_non_negative_float,
         help="weight of the identity loss relative to the cycle loss (0: off) (default: the "
         "recipe's: 0.5 for reference, 0 for improved)",
+    )
+    train.add_argument(
+        "--r1-gamma",
+        type=_non_negative_float,
+        help="weight of the R1 gradient penalty on real images in the discriminators' loss "
+        "(0: off) (default: 0, as in both recipes)",
     )
     train.add_argument(
         "--ema",
