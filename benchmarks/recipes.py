@@ -64,9 +64,11 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
 
     Every candidate is ``recipe("reference", ...)`` with the named methods added, so a name
     means the same runs whatever ``"improved"`` is at the time; ``"improved"`` is the recipe
-    as the library defines it now: since 2026-12-01 the same runs as
-    ``ref+ema+residual+no_identity+d_no_norm``; before, as ``ref+ema+residual+no_identity``
-    (the records of the runs named ``"improved"`` until then carry that name).
+    as the library defines it now: since the evening of 2026-12-01 the same runs as
+    ``ref+ema_p2+residual+no_identity+d_no_norm``; earlier that day, as
+    ``ref+ema+residual+no_identity+d_no_norm`` (its average warmed up with power 8); before,
+    as ``ref+ema+residual+no_identity`` (the records of the runs named ``"improved"`` before
+    each change carry those names).
     """
     from unpaired_i2i import recipe
 
