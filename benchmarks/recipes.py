@@ -10,6 +10,8 @@ Usage::
     python benchmarks/recipes.py time --candidates reference improved
     # the ablation table (Markdown) from OUT/runs.jsonl
     python benchmarks/recipes.py table
+    # two candidates run by run: same seed, size, threads and CPU model; mean difference, SE
+    python benchmarks/recipes.py paired --base improved --candidates improved+r1
     # L1 of predictors without a network (input, mean winter, a fitted colour map)
     python benchmarks/recipes.py baselines
     # sample grids of runs saved with --save (test scenes; photos translated whole)
@@ -214,7 +216,7 @@ def _setting(size: int, n_blocks: int, width: int | None) -> str:
     return tag
 
 
-def _record_setting(r: dict[str, Any]) -> str:
+def _record_setting(r: Mapping[str, Any]) -> str:
     return _setting(r["size"], r["n_blocks"], r["generator"]["base_channels"])
 
 
@@ -632,6 +634,86 @@ def _table(args: argparse.Namespace) -> None:
         print("| " + " | ".join(row) + " |")
 
 
+def paired_runs(
+    records: Sequence[Mapping[str, Any]],
+    base: str,
+    candidate: str,
+    *,
+    setting: str = "64",
+    base_shadow: str | None = None,
+    shadow: str | None = None,
+) -> list[dict[str, Any]]:
+    """``candidate``'s runs next to ``base``'s on the same realisation, one row per pair.
+
+    Two runs pair when they share seed, setting (size, blocks, width), steps, thread count
+    and CPU model: another thread count or CPU kind sums in another order and makes another
+    realisation of the seed, which pairing must not mix up. ``base_shadow`` / ``shadow`` score
+    one of the runs' shadow averages (e.g. ``"ema0.999_p0"``) in place of its own generator.
+    Where a realisation was run twice, its last record counts. Each row: ``seed``,
+    ``threads``, ``cpu``, ``base`` and ``candidate`` as ``(validation L1, test L1)``.
+    """
+
+    def realisation(r: Mapping[str, Any]) -> tuple[Any, ...]:
+        cpu = r.get("machine", {}).get("cpu_model")
+        return r["seed"], _record_setting(r), r["steps"], r["threads"], cpu
+
+    def scores(r: Mapping[str, Any], name: str | None) -> tuple[float, float] | None:
+        s = r if name is None else r.get("shadows", {}).get(name)
+        return None if s is None else (float(s["validation_l1"]), float(s["test_l1"]))
+
+    def index(name: str, which: str | None) -> dict[tuple[Any, ...], tuple[float, float]]:
+        found = {}
+        for r in records:
+            if r["candidate"] == name and _record_setting(r) == setting:
+                got = scores(r, which)
+                if got is not None:
+                    found[realisation(r)] = got
+        return found
+
+    a, b = index(base, base_shadow), index(candidate, shadow)
+    return [
+        {"seed": k[0], "threads": k[3], "cpu": k[4], "base": a[k], "candidate": b[k]}
+        for k in sorted(a.keys() & b.keys(), key=lambda k: (k[0], k[3], str(k[4])))
+    ]
+
+
+def _paired(args: argparse.Namespace) -> None:
+    """Markdown: per candidate, its runs paired with the base's, and the mean difference."""
+    out = Path(args.out)
+    records = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines() if line]
+    setting = _setting(args.size, args.n_blocks, args.width)
+    base_name = args.base + (f" ({args.base_shadow})" if args.base_shadow else "")
+    for cand in args.candidates:
+        rows = paired_runs(
+            records, args.base, cand, setting=setting,
+            base_shadow=args.base_shadow, shadow=args.shadow,
+        )  # fmt: skip
+        name = cand + (f" ({args.shadow})" if args.shadow else "")
+        print(f"\n{name} against {base_name}, {setting}: {len(rows)} paired runs")
+        if not rows:
+            continue
+        print("| seed | threads | CPU | base val / test | candidate val / test | difference |")
+        print("|---|---|---|---|---|---|")
+        diffs = []
+        for r in rows:
+            (av, at), (bv, bt) = r["base"], r["candidate"]
+            diffs.append((bv - av, bt - at))
+            print(
+                f"| {r['seed']} | {r['threads']} | {r['cpu']} | {av:.4f} / {at:.4f} "
+                f"| {bv:.4f} / {bt:.4f} | {bv - av:+.4f} / {bt - at:+.4f} |"
+            )
+        cells = []
+        for i, what in enumerate(("validation", "test")):
+            d = [x[i] for x in diffs]
+            se = statistics.stdev(d) / len(d) ** 0.5 if len(d) > 1 else float("nan")
+            base_mean = statistics.mean(r["base"][i] for r in rows)
+            cells.append(
+                f"{what} {statistics.mean(d):+.4f} (SE {se:.4f}; "
+                f"{statistics.mean(d) / base_mean:+.1%} of the base's mean {base_mean:.4f})"
+            )
+        print("mean difference: " + ", ".join(cells))
+
+
 def _shadows(args: argparse.Namespace) -> None:
     """Each shadow average against the run's own generator, paired run by run.
 
@@ -727,7 +809,7 @@ def _grid(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("run", "queue", "time", "table", "grid", "baselines", "shadows"):
+    for name in ("run", "queue", "time", "table", "grid", "baselines", "shadows", "paired"):
         p = sub.add_parser(name)
         p.add_argument("--out", default=str(DEFAULT_OUT))
         p.add_argument("--size", type=int, default=64)
@@ -771,6 +853,14 @@ def main() -> None:
                 help="only candidates whose name starts with this (default: the improved "
                 "recipe and the candidates built on it)",
             )  # fmt: skip
+        if name == "paired":
+            p.add_argument("--base", default="improved", help="the candidate compared against")
+            p.add_argument("--candidates", nargs="+", required=True)
+            p.add_argument(
+                "--base-shadow", default=None,
+                help="score this shadow average of the base's runs (e.g. ema0.999_p0)",
+            )  # fmt: skip
+            p.add_argument("--shadow", default=None, help="the same for the candidates' runs")
         if name == "table":
             p.add_argument("--rst", action="store_true", help="a reStructuredText list-table")
         if name == "grid":
@@ -793,6 +883,7 @@ def main() -> None:
         "grid": _grid,
         "baselines": _baselines,
         "shadows": _shadows,
+        "paired": _paired,
     }
     commands[args.command](args)
 

@@ -1,0 +1,121 @@
+"""benchmarks/recipes.py's pairing of runs: the numbers issue 13's adoption decisions rest on."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+
+def _recipes_benchmark() -> ModuleType:
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "recipes.py"
+    spec = importlib.util.spec_from_file_location("_recipes_benchmark", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses and the like look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _recipes_benchmark()
+
+
+def record(
+    candidate: str,
+    seed: int,
+    val: float,
+    test: float,
+    *,
+    threads: int = 1,
+    cpu: str = "AMD EPYC",
+    size: int = 64,
+    shadows: dict[str, dict[str, float]] | None = None,
+) -> dict[str, Any]:
+    return {
+        "candidate": candidate,
+        "seed": seed,
+        "size": size,
+        "n_blocks": 6,
+        "steps": 1000,
+        "threads": threads,
+        "generator": {"base_channels": 64},
+        "machine": {"cpu_model": cpu},
+        "validation_l1": val,
+        "test_l1": test,
+        "shadows": shadows or {},
+    }
+
+
+def test_runs_pair_only_on_the_same_realisation() -> None:
+    records = [
+        record("a", 0, 0.20, 0.21),
+        record("a", 1, 0.18, 0.19),
+        record("a", 2, 0.30, 0.30, threads=2),  # no partner with 2 threads
+        record("a", 3, 0.30, 0.30, cpu="Intel Xeon"),  # partner on another CPU kind
+        record("a", 4, 0.30, 0.30, size=128),  # partner at another size
+        record("b", 0, 0.15, 0.17),
+        record("b", 1, 0.19, 0.18),
+        record("b", 2, 0.10, 0.10),
+        record("b", 3, 0.10, 0.10),
+        record("b", 4, 0.10, 0.10),
+        record("c", 0, 0.10, 0.10),  # another candidate
+    ]
+    rows = bench.paired_runs(records, "a", "b")
+    assert [(r["seed"], r["threads"], r["cpu"]) for r in rows] == [
+        (0, 1, "AMD EPYC"),
+        (1, 1, "AMD EPYC"),
+    ]
+    assert rows[0]["base"] == (0.20, 0.21) and rows[0]["candidate"] == (0.15, 0.17)
+    assert rows[1]["base"] == (0.18, 0.19) and rows[1]["candidate"] == (0.19, 0.18)
+    assert [r["seed"] for r in bench.paired_runs(records, "a", "b", setting="128")] == []
+
+
+def test_shadows_replace_the_runs_own_scores_and_runs_without_them_drop_out() -> None:
+    p0 = {"ema0.999_p0": {"validation_l1": 0.11, "test_l1": 0.12}}
+    records = [
+        record("a", 0, 0.20, 0.21),
+        record("a", 1, 0.18, 0.19),
+        record("b", 0, 0.15, 0.17, shadows=p0),
+        record("b", 1, 0.19, 0.18),  # no such shadow: not paired
+    ]
+    rows = bench.paired_runs(records, "a", "b", shadow="ema0.999_p0")
+    assert len(rows) == 1 and rows[0]["candidate"] == (0.11, 0.12)
+    rows = bench.paired_runs(records, "b", "a", base_shadow="ema0.999_p0")
+    assert len(rows) == 1 and rows[0]["base"] == (0.11, 0.12)
+
+
+def test_a_repeated_realisation_counts_once_with_its_last_record() -> None:
+    records = [record("a", 0, 0.20, 0.21), record("a", 0, 0.30, 0.31), record("b", 0, 0.1, 0.1)]
+    (row,) = bench.paired_runs(records, "a", "b")
+    assert row["base"] == (0.30, 0.31)
+
+
+def test_the_paired_command_prints_the_mean_difference_and_its_standard_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    records = [
+        record("a", 0, 0.20, 0.20),
+        record("a", 1, 0.10, 0.10),
+        record("b", 0, 0.18, 0.19),
+        record("b", 1, 0.06, 0.07),
+    ]
+    (tmp_path / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    argv = ["recipes.py", "paired", "--out", str(tmp_path), "--base", "a", "--candidates", "b"]
+    old = sys.argv
+    sys.argv = argv
+    try:
+        bench.main()
+    finally:
+        sys.argv = old
+    out = capsys.readouterr().out
+    assert "2 paired runs" in out
+    # differences -0.02 and -0.04 on validation: mean -0.03, SE = stdev / sqrt(2) = 0.01
+    assert "validation -0.0300 (SE 0.0100; -20.0% of the base's mean 0.1500)" in out
+    # test: -0.01 and -0.03, mean -0.02, SE 0.01
+    assert "test -0.0200 (SE 0.0100; -13.3% of the base's mean 0.1500)" in out
