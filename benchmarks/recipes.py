@@ -38,8 +38,9 @@ recipe with one method removed.
 
 A run is fixed by its candidate, seed *and* ``--threads``: another thread count sums in
 another order and the GAN's trajectory diverges (the improved recipe's seed 1 scored 0.163
-with 2 threads and 0.184 with 1), so the table names each run's seed and threads, and a
-queue treats a (candidate, seed) pair as done only for the same thread count. Each run also
+with 2 threads and 0.184 with 1), and so does another CPU kind; so the table names each run's
+seed and threads, and a queue treats a (candidate, seed) pair as done only for the same
+thread count on the same CPU model. Each run also
 scores the trained generator and *shadow* EMAs (``--shadow-ema``, ``--shadow-power``;
 :func:`shadow_emas`), callbacks that only read the weights, under ``"shadows"`` in its
 record.
@@ -406,25 +407,30 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     return record
 
 
-def _done(out: Path) -> set[tuple[str, int, str, int, int]]:
-    """Runs already recorded: candidate, seed, setting, steps and thread count (another
-    thread count trains another realisation of the same seed, so it is another run)."""
+def _done(out: Path) -> set[tuple[str, int, str, int, int, str | None]]:
+    """Runs already recorded: candidate, seed, setting, steps, thread count and CPU model
+    (another thread count or CPU kind trains another realisation of the same seed, so it is
+    another run)."""
     path = out / "runs.jsonl"
     if not path.is_file():
         return set()
     keys = set()
     for line in path.read_text().splitlines():
         r = json.loads(line)
-        keys.add((r["candidate"], r["seed"], _record_setting(r), r["steps"], r["threads"]))
+        cpu = r.get("machine", {}).get("cpu_model")
+        keys.add((r["candidate"], r["seed"], _record_setting(r), r["steps"], r["threads"], cpu))
     return keys
 
 
 def _queue(args: argparse.Namespace) -> None:
+    from unpaired_i2i.bench import machine_info
+
     out = Path(args.out)
+    cpu = machine_info("cpu")["cpu_model"]
     for seed in args.seeds:
         for candidate in args.candidates:
             setting = _setting(args.size, args.n_blocks, args.width)
-            key = (candidate, seed, setting, args.steps, args.threads)
+            key = (candidate, seed, setting, args.steps, args.threads, cpu)
             if key in _done(out):
                 print(f"skip {key} (in runs.jsonl)", flush=True)
                 continue

@@ -119,3 +119,17 @@ def test_the_paired_command_prints_the_mean_difference_and_its_standard_error(
     assert "validation -0.0300 (SE 0.0100; -20.0% of the base's mean 0.1500)" in out
     # test: -0.01 and -0.03, mean -0.02, SE 0.01
     assert "test -0.0200 (SE 0.0100; -13.3% of the base's mean 0.1500)" in out
+
+
+def test_a_run_counts_as_done_only_for_its_own_thread_count_and_cpu_model(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    runs = [record("a", 0, 0.2, 0.2, cpu="Intel Xeon"), record("a", 1, 0.2, 0.2, threads=2)]
+    (tmp_path / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in runs))
+    done = bench._done(tmp_path)
+    assert ("a", 0, "64", 1000, 1, "Intel Xeon") in done
+    assert ("a", 0, "64", 1000, 1, "AMD EPYC") not in done
+    assert ("a", 1, "64", 1000, 2, "AMD EPYC") in done
+    assert ("a", 1, "64", 1000, 1, "AMD EPYC") not in done
