@@ -221,6 +221,18 @@ def _record_setting(r: Mapping[str, Any]) -> str:
     return _setting(r["size"], r["n_blocks"], r["generator"]["base_channels"])
 
 
+def _realisation(r: Mapping[str, Any]) -> tuple[int, str, int, int, str | None]:
+    """What makes a run one realisation of its candidate: seed, setting, steps, thread count
+    and CPU model (another thread count or CPU kind sums in another order)."""
+    cpu = r.get("machine", {}).get("cpu_model")
+    return r["seed"], _record_setting(r), r["steps"], r["threads"], cpu
+
+
+def _records(out: Path) -> list[dict[str, Any]]:
+    """The run records in ``out/runs.jsonl``, oldest first."""
+    return [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines() if line]
+
+
 def _model_overrides(args: argparse.Namespace) -> dict[str, Any]:
     over: dict[str, Any] = {"n_blocks": args.n_blocks}
     if args.width is not None:
@@ -411,15 +423,9 @@ def _done(out: Path) -> set[tuple[str, int, str, int, int, str | None]]:
     """Runs already recorded: candidate, seed, setting, steps, thread count and CPU model
     (another thread count or CPU kind trains another realisation of the same seed, so it is
     another run)."""
-    path = out / "runs.jsonl"
-    if not path.is_file():
+    if not (out / "runs.jsonl").is_file():
         return set()
-    keys = set()
-    for line in path.read_text().splitlines():
-        r = json.loads(line)
-        cpu = r.get("machine", {}).get("cpu_model")
-        keys.add((r["candidate"], r["seed"], _record_setting(r), r["steps"], r["threads"], cpu))
-    return keys
+    return {(r["candidate"], *_realisation(r)) for r in _records(out)}
 
 
 def _queue(args: argparse.Namespace) -> None:
@@ -572,8 +578,7 @@ def _table(args: argparse.Namespace) -> None:
     """Markdown: per candidate the mean over its runs, and each change against the reference."""
     out = Path(args.out)
     rows: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
-    for line in (out / "runs.jsonl").read_text().splitlines():
-        r = json.loads(line)
+    for r in _records(out):
         rows.setdefault((r["candidate"], _record_setting(r), r["steps"]), []).append(r)
     ratios: dict[tuple[str, str], float] = {}
     timing = out / "timing.jsonl"
@@ -659,10 +664,6 @@ def paired_runs(
     ``threads``, ``cpu``, ``base`` and ``candidate`` as ``(validation L1, test L1)``.
     """
 
-    def realisation(r: Mapping[str, Any]) -> tuple[Any, ...]:
-        cpu = r.get("machine", {}).get("cpu_model")
-        return r["seed"], _record_setting(r), r["steps"], r["threads"], cpu
-
     def scores(r: Mapping[str, Any], name: str | None) -> tuple[float, float] | None:
         s = r if name is None else r.get("shadows", {}).get(name)
         return None if s is None else (float(s["validation_l1"]), float(s["test_l1"]))
@@ -673,7 +674,7 @@ def paired_runs(
             if r["candidate"] == name and _record_setting(r) == setting:
                 got = scores(r, which)
                 if got is not None:
-                    found[realisation(r)] = got
+                    found[_realisation(r)] = got
         return found
 
     a, b = index(base, base_shadow), index(candidate, shadow)
@@ -686,7 +687,7 @@ def paired_runs(
 def _paired(args: argparse.Namespace) -> None:
     """Markdown: per candidate, its runs paired with the base's, and the mean difference."""
     out = Path(args.out)
-    records = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines() if line]
+    records = _records(out)
     setting = _setting(args.size, args.n_blocks, args.width)
     base_name = args.base + (f" ({args.base_shadow})" if args.base_shadow else "")
     for cand in args.candidates:
@@ -732,8 +733,7 @@ def _shadows(args: argparse.Namespace) -> None:
     out = Path(args.out)
     own_ema = "EMA(decay=0.999, every_n_steps=1, start_step=0, warmup=True)"
     groups: dict[tuple[str, str], list[tuple[float, float, float, float]]] = {}
-    for line in (out / "runs.jsonl").read_text().splitlines():
-        r = json.loads(line)
+    for r in _records(out):
         if r["callbacks"] != [own_ema] or not r["candidate"].startswith(args.prefix):
             continue
         for name, s in r.get("shadows", {}).items():
@@ -758,12 +758,9 @@ def _load_generator(out: Path, candidate: str, seed: int, setting: str) -> Any:
 
     from unpaired_i2i import ResnetGenerator
 
-    records = [
-        json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines() if line.strip()
-    ]
     record = [
         r
-        for r in records
+        for r in _records(out)
         if (r["candidate"], r["seed"], _record_setting(r)) == (candidate, seed, setting)
     ][-1]  # the latest run of that name
     generator = ResnetGenerator(**record["generator"])

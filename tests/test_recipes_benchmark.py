@@ -95,7 +95,7 @@ def test_a_repeated_realisation_counts_once_with_its_last_record() -> None:
 
 
 def test_the_paired_command_prints_the_mean_difference_and_its_standard_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import json
 
@@ -107,12 +107,8 @@ def test_the_paired_command_prints_the_mean_difference_and_its_standard_error(
     ]
     (tmp_path / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     argv = ["recipes.py", "paired", "--out", str(tmp_path), "--base", "a", "--candidates", "b"]
-    old = sys.argv
-    sys.argv = argv
-    try:
-        bench.main()
-    finally:
-        sys.argv = old
+    monkeypatch.setattr(sys, "argv", argv)
+    bench.main()
     out = capsys.readouterr().out
     assert "2 paired runs" in out
     # differences -0.02 and -0.04 on validation: mean -0.03, SE = stdev / sqrt(2) = 0.01
