@@ -193,6 +193,11 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # make depends on the input's absolute colours, which InstanceNorm takes from the
         # features (the argument that removed it from the discriminators)
         "ref+ema_p2+residual+no_identity+d_no_norm+g_no_norm": cur(norm="none"),
+        # the reference's schedule (full rate, then a linear decay over the second half)
+        # squeezed into the run: 1000 steps are five epochs of the 200 training images, the
+        # rate 1, 1, 0.75, 0.5, 0.25 of lr in them; aimed at the late excursions (about one
+        # run in four moves away in its last steps and the average keeps it)
+        "ref+ema_p2+residual+no_identity+d_no_norm+late_decay": cur(epochs=2, decay_epochs=3),
         # issue 11's quality parity: the improved recipe in bfloat16 / compiled, same steps
         # (the records of 2026-11-30 carry the "ref+ema+residual+no_identity@..." names)
         "ref+ema+residual+no_identity@bf16": imp(amp="bf16"),
@@ -221,11 +226,31 @@ def _record_setting(r: Mapping[str, Any]) -> str:
     return _setting(r["size"], r["n_blocks"], r["generator"]["base_channels"])
 
 
+def _cpu_kind(machine: Mapping[str, Any]) -> str | None:
+    """The CPU model and its widest vector unit, e.g. ``"AMD EPYC/avx512"``.
+
+    The same model name covers CPUs with AVX2 only and with AVX-512 (and oneDNN picks other
+    kernels on each, which sum in another order), so the name alone does not say which
+    realisation a run is. Records without flags (the oldest) give the model alone."""
+    model = machine.get("cpu_model")
+    flags = machine.get("cpu_flags")
+    if model is None or flags is None:
+        return model
+    if machine.get("cpu_amx"):
+        isa = "amx"
+    elif any(f.startswith("avx512") for f in flags):
+        isa = "avx512"
+    elif "avx2" in flags:
+        isa = "avx2"
+    else:
+        isa = "none"
+    return f"{model}/{isa}"
+
+
 def _realisation(r: Mapping[str, Any]) -> tuple[int, str, int, int, str | None]:
     """What makes a run one realisation of its candidate: seed, setting, steps, thread count
-    and CPU model (another thread count or CPU kind sums in another order)."""
-    cpu = r.get("machine", {}).get("cpu_model")
-    return r["seed"], _record_setting(r), r["steps"], r["threads"], cpu
+    and CPU kind (another thread count or CPU kind sums in another order)."""
+    return r["seed"], _record_setting(r), r["steps"], r["threads"], _cpu_kind(r.get("machine", {}))
 
 
 def _records(out: Path) -> list[dict[str, Any]]:
@@ -420,7 +445,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _done(out: Path) -> set[tuple[str, int, str, int, int, str | None]]:
-    """Runs already recorded: candidate, seed, setting, steps, thread count and CPU model
+    """Runs already recorded: candidate, seed, setting, steps, thread count and CPU kind
     (another thread count or CPU kind trains another realisation of the same seed, so it is
     another run)."""
     if not (out / "runs.jsonl").is_file():
@@ -432,7 +457,7 @@ def _queue(args: argparse.Namespace) -> None:
     from unpaired_i2i.bench import machine_info
 
     out = Path(args.out)
-    cpu = machine_info("cpu")["cpu_model"]
+    cpu = _cpu_kind(machine_info("cpu"))
     for seed in args.seeds:
         for candidate in args.candidates:
             setting = _setting(args.size, args.n_blocks, args.width)

@@ -32,6 +32,7 @@ def record(
     *,
     threads: int = 1,
     cpu: str = "AMD EPYC",
+    flags: tuple[str, ...] | None = ("avx2",),
     size: int = 64,
     shadows: dict[str, dict[str, float]] | None = None,
 ) -> dict[str, Any]:
@@ -43,7 +44,9 @@ def record(
         "steps": 1000,
         "threads": threads,
         "generator": {"base_channels": 64},
-        "machine": {"cpu_model": cpu},
+        "machine": {"cpu_model": cpu}
+        if flags is None
+        else {"cpu_model": cpu, "cpu_flags": list(flags), "cpu_amx": "amx_bf16" in flags},
         "validation_l1": val,
         "test_l1": test,
         "shadows": shadows or {},
@@ -57,17 +60,23 @@ def test_runs_pair_only_on_the_same_realisation() -> None:
         record("a", 2, 0.30, 0.30, threads=2),  # no partner with 2 threads
         record("a", 3, 0.30, 0.30, cpu="Intel Xeon"),  # partner on another CPU kind
         record("a", 4, 0.30, 0.30, size=128),  # partner at another size
+        # the same model name with AVX-512: another kind; without flags recorded: unknown kind
+        record("a", 5, 0.30, 0.30, flags=("avx2", "avx512f", "avx512_bf16")),
+        record("a", 6, 0.30, 0.30, flags=None),
         record("b", 0, 0.15, 0.17),
         record("b", 1, 0.19, 0.18),
         record("b", 2, 0.10, 0.10),
         record("b", 3, 0.10, 0.10),
         record("b", 4, 0.10, 0.10),
+        record("b", 5, 0.10, 0.10),
+        record("b", 6, 0.10, 0.10, flags=None),
         record("c", 0, 0.10, 0.10),  # another candidate
     ]
     rows = bench.paired_runs(records, "a", "b")
     assert [(r["seed"], r["threads"], r["cpu"]) for r in rows] == [
-        (0, 1, "AMD EPYC"),
-        (1, 1, "AMD EPYC"),
+        (0, 1, "AMD EPYC/avx2"),
+        (1, 1, "AMD EPYC/avx2"),
+        (6, 1, "AMD EPYC"),
     ]
     assert rows[0]["base"] == (0.20, 0.21) and rows[0]["candidate"] == (0.15, 0.17)
     assert rows[1]["base"] == (0.18, 0.19) and rows[1]["candidate"] == (0.19, 0.18)
@@ -117,15 +126,22 @@ def test_the_paired_command_prints_the_mean_difference_and_its_standard_error(
     assert "test -0.0200 (SE 0.0100; -13.3% of the base's mean 0.1500)" in out
 
 
-def test_a_run_counts_as_done_only_for_its_own_thread_count_and_cpu_model(
+def test_a_run_counts_as_done_only_for_its_own_thread_count_and_cpu_kind(
     tmp_path: Path,
 ) -> None:
     import json
 
-    runs = [record("a", 0, 0.2, 0.2, cpu="Intel Xeon"), record("a", 1, 0.2, 0.2, threads=2)]
+    xeon = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+    runs = [
+        record("a", 0, 0.2, 0.2, cpu="Intel Xeon", flags=xeon),
+        record("a", 1, 0.2, 0.2, threads=2),
+        record("a", 2, 0.2, 0.2, flags=("avx2", "avx512f")),
+    ]
     (tmp_path / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in runs))
     done = bench._done(tmp_path)
-    assert ("a", 0, "64", 1000, 1, "Intel Xeon") in done
-    assert ("a", 0, "64", 1000, 1, "AMD EPYC") not in done
-    assert ("a", 1, "64", 1000, 2, "AMD EPYC") in done
-    assert ("a", 1, "64", 1000, 1, "AMD EPYC") not in done
+    assert ("a", 0, "64", 1000, 1, "Intel Xeon/amx") in done
+    assert ("a", 0, "64", 1000, 1, "AMD EPYC/avx2") not in done
+    assert ("a", 1, "64", 1000, 2, "AMD EPYC/avx2") in done
+    assert ("a", 1, "64", 1000, 1, "AMD EPYC/avx2") not in done
+    assert ("a", 2, "64", 1000, 1, "AMD EPYC/avx512") in done
+    assert ("a", 2, "64", 1000, 1, "AMD EPYC/avx2") not in done

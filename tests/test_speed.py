@@ -44,13 +44,25 @@ def no_onednn_cap(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("no_onednn_cap")
-@pytest.mark.parametrize("amx", [True, False])
-def test_auto_amp_on_cpu_follows_amx(monkeypatch: pytest.MonkeyPatch, amx: bool) -> None:
+@pytest.mark.parametrize(
+    ("amx", "avx512_bf16", "expected"),
+    [(True, True, "bf16"), (False, True, "bf16"), (False, False, "off")],
+)
+def test_auto_amp_on_cpu_follows_bf16_dot_products(
+    monkeypatch: pytest.MonkeyPatch, amx: bool, avx512_bf16: bool, expected: str
+) -> None:
+    # AMX or AVX-512 BF16 (e.g. AMD Zen 4, bf16 measured 1.8x there): bf16; neither: fp32.
+    speed.cpu_has_bf16_dot.cache_clear()
     monkeypatch.setattr(speed, "cpu_has_amx", lambda: amx)
-    assert resolve_amp("auto", "cpu") == ("bf16" if amx else "off")
-    trainer = CycleTrainer(make_model(), TrainConfig(amp="auto"), device="cpu")
-    assert trainer.amp == ("bf16" if amx else "off")
-    assert trainer.scaler is None  # auto never picks float16
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    try:
+        assert speed.cpu_has_bf16_dot() is (expected == "bf16")
+        assert resolve_amp("auto", "cpu") == expected
+        trainer = CycleTrainer(make_model(), TrainConfig(amp="auto"), device="cpu")
+        assert trainer.amp == expected
+        assert trainer.scaler is None  # auto never picks float16
+    finally:
+        speed.cpu_has_bf16_dot.cache_clear()
 
 
 @pytest.mark.parametrize("bf16", [True, False])
@@ -61,26 +73,30 @@ def test_auto_amp_on_cuda_follows_bf16_support(monkeypatch: pytest.MonkeyPatch, 
 
 
 @pytest.mark.parametrize(
-    ("variable", "cap", "allowed"),
+    ("variable", "cap", "amx_allowed", "bf16_allowed"),
     [
-        ("ONEDNN_MAX_CPU_ISA", "AVX512_CORE", False),
-        ("ONEDNN_MAX_CPU_ISA", "avx2", False),
-        ("DNNL_MAX_CPU_ISA", "AVX512_CORE_BF16", False),
-        ("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX", True),
-        ("ONEDNN_MAX_CPU_ISA", "AVX10_1_512_AMX_FP16", True),
-        ("ONEDNN_MAX_CPU_ISA", "ALL", True),
-        ("ONEDNN_MAX_CPU_ISA", "", True),
+        ("ONEDNN_MAX_CPU_ISA", "AVX512_CORE", False, False),
+        ("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_VNNI", False, False),
+        ("ONEDNN_MAX_CPU_ISA", "avx2", False, False),
+        ("DNNL_MAX_CPU_ISA", "AVX512_CORE_BF16", False, True),
+        ("ONEDNN_MAX_CPU_ISA", "AVX10_1_512", False, True),
+        ("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX", True, True),
+        ("ONEDNN_MAX_CPU_ISA", "AVX10_1_512_AMX_FP16", True, True),
+        ("ONEDNN_MAX_CPU_ISA", "ALL", True, True),
+        ("ONEDNN_MAX_CPU_ISA", "", True, True),
     ],
 )
 @pytest.mark.usefixtures("no_onednn_cap")
 def test_auto_amp_on_cpu_respects_a_onednn_isa_cap(
-    monkeypatch: pytest.MonkeyPatch, variable: str, cap: str, allowed: bool
+    monkeypatch: pytest.MonkeyPatch, variable: str, cap: str, amx_allowed: bool, bf16_allowed: bool
 ) -> None:
-    # With AMX in the CPU but oneDNN capped below it, bf16 convolutions are slow: fp32.
+    # With bf16 dot products in the CPU but oneDNN capped below them, bf16 convolutions are
+    # slow: fp32.
     monkeypatch.setenv(variable, cap)
-    monkeypatch.setattr(speed, "cpu_has_amx", lambda: True)
-    assert speed.onednn_allows_amx() is allowed
-    assert resolve_amp("auto", "cpu") == ("bf16" if allowed else "off")
+    monkeypatch.setattr(speed, "cpu_has_bf16_dot", lambda: True)
+    assert speed.onednn_allows_amx() is amx_allowed
+    assert speed.onednn_allows_bf16_dot() is bf16_allowed
+    assert resolve_amp("auto", "cpu") == ("bf16" if bf16_allowed else "off")
     assert resolve_amp("bf16", "cpu") == "bf16"  # an explicit choice is never overridden
 
 
@@ -114,6 +130,7 @@ def test_cpu_has_amx_agrees_with_proc_cpuinfo() -> None:
     except OSError:
         pytest.skip("no /proc/cpuinfo")
     assert speed.cpu_has_amx() == ("amx_tile" in flags or "amx_bf16" in flags)
+    assert speed.cpu_has_bf16_dot() == ("avx512_bf16" in flags or "amx_bf16" in flags)
 
 
 # ----------------------------------------------------------------------------- CUDA flags

@@ -398,7 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("off", "bf16", "fp16", "auto"),
         default="off",
         help="mixed precision: off, bf16 (CUDA or CPU), fp16 (CUDA), or auto: bf16 where it is "
-        "faster (CUDA with bf16, CPUs with AMX), else off",
+        "faster (CUDA with bf16, CPUs with AMX or AVX-512 BF16), else off",
     )
     train.add_argument(
         "--channels-last",

@@ -30,8 +30,8 @@ __all__ = [
 
 AmpMode: TypeAlias = Literal["off", "bf16", "fp16", "auto"]
 """Mixed precision of the training step: none, bfloat16 autocast, float16 autocast + scaler,
-or ``"auto"``: bfloat16 where it is faster than float32 (CUDA with bf16, CPUs with AMX), else
-none (see :func:`~unpaired_i2i.training.speed.resolve_amp`)."""
+or ``"auto"``: bfloat16 where it is faster than float32 (CUDA with bf16, CPUs with AMX or
+AVX-512 BF16), else none (see :func:`~unpaired_i2i.training.speed.resolve_amp`)."""
 AMP_MODES: tuple[AmpMode, ...] = ("off", "bf16", "fp16", "auto")
 
 CompileMode: TypeAlias = Literal["default", "reduce-overhead", "max-autotune"]
@@ -100,9 +100,9 @@ class TrainConfig:
         keep_last: Numbered checkpoints kept in ``checkpoint_dir`` (``last.pt`` always is).
         amp: ``"off"``, ``"bf16"`` (autocast to bfloat16), ``"fp16"`` (autocast to float16
             with a :class:`torch.amp.GradScaler`, whose state is checkpointed) or ``"auto"``
-            (bf16 on CUDA devices that support it and on CPUs with AMX, where it is faster;
-            float32 elsewhere, e.g. on AVX-512 or AVX2 CPUs without AMX, where bf16 is
-            slower). The trainer's ``amp`` attribute holds the decision.
+            (bf16 on CUDA devices that support it and on CPUs with AMX or AVX-512 BF16,
+            where it is faster; float32 elsewhere, e.g. on AVX2 CPUs or AVX-512 CPUs without
+            BF16, where bf16 is slower). The trainer's ``amp`` attribute holds the decision.
         channels_last: Keep the model and the inputs in ``channels_last`` memory format.
         compile: Compile each of the four networks with :func:`torch.compile` (separately:
             the step toggles ``requires_grad`` and runs two backward passes, which a
