@@ -44,13 +44,12 @@ ResolvedAmp: TypeAlias = Literal["off", "bf16", "fp16"]
 """An :data:`AmpMode` with ``"auto"`` decided: the autocast the step runs under."""
 
 
-@functools.cache
-def cpu_has_amx() -> bool:
-    """Whether this CPU has AMX tiles (Intel Sapphire Rapids and later), where bf16 is fast.
+def _cpu_feature(probe_name: str, flag: str) -> bool:
+    """Whether the CPU has a feature: torch's probe ``torch.cpu.<probe_name>``, else ``flag``.
 
-    Asks torch first (``torch.cpu._is_amx_tile_supported``), else reads ``/proc/cpuinfo``.
+    The flag is looked for in ``/proc/cpuinfo``; ``False`` where neither answers.
     """
-    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    probe = getattr(torch.cpu, probe_name, None)
     if callable(probe):
         try:
             return bool(probe())
@@ -58,9 +57,18 @@ def cpu_has_amx() -> bool:
             pass
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
-            return any("amx_bf16" in line for line in info if line.startswith("flags"))
+            return any(flag in line for line in info if line.startswith("flags"))
     except OSError:  # pragma: no cover - not Linux
         return False
+
+
+@functools.cache
+def cpu_has_amx() -> bool:
+    """Whether this CPU has AMX tiles (Intel Sapphire Rapids and later), where bf16 is fast.
+
+    Asks torch first (``torch.cpu._is_amx_tile_supported``), else reads ``/proc/cpuinfo``.
+    """
+    return _cpu_feature("_is_amx_tile_supported", "amx_bf16")
 
 
 @functools.cache
@@ -74,19 +82,7 @@ def cpu_has_bf16_dot() -> bool:
     alone. Asks torch (``torch.cpu._is_avx512_bf16_supported``), else reads
     ``/proc/cpuinfo``.
     """
-    if cpu_has_amx():
-        return True
-    probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
-    if callable(probe):
-        try:
-            return bool(probe())
-        except RuntimeError:  # pragma: no cover - builds without the probe compiled in
-            pass
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
-            return any("avx512_bf16" in line for line in info if line.startswith("flags"))
-    except OSError:  # pragma: no cover - not Linux
-        return False
+    return cpu_has_amx() or _cpu_feature("_is_avx512_bf16_supported", "avx512_bf16")
 
 
 def onednn_isa_cap() -> str | None:
