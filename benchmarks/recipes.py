@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -253,6 +254,19 @@ def _realisation(r: Mapping[str, Any]) -> tuple[int, str, int, int, str | None]:
     return r["seed"], _record_setting(r), r["steps"], r["threads"], _cpu_kind(r.get("machine", {}))
 
 
+def checkpoint_dir(
+    out: Path, candidate: str, seed: int, setting: str, threads: int, cpu: str | None
+) -> Path:
+    """Where ``run --checkpoint-every`` keeps a run's ``last.pt``: one folder per realisation.
+
+    A checkpoint resumed on another CPU kind or thread count would splice two realisations
+    into one run, so both are in the name, e.g. ``improved_s0_64_1t_AMD-EPYC-avx512``.
+    """
+    kind = re.sub(r"[^A-Za-z0-9.+-]+", "-", cpu or "unknown-cpu").strip("-")
+    name = f"{candidate}_s{seed}_{setting.replace('/', '_')}_{threads}t_{kind}"
+    return out / "checkpoints" / name
+
+
 def _records(out: Path) -> list[dict[str, Any]]:
     """The run records in ``out/runs.jsonl``, oldest first."""
     return [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines() if line]
@@ -366,9 +380,10 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     extra: list[Any] = [clock]
     checkpoints = None
     if args.checkpoint_every:
-        # a killed run resumes here (exactly: same seed, same threads, same trajectory)
-        tag = _setting(args.size, args.n_blocks, args.width).replace("/", "_")
-        checkpoints = out / "checkpoints" / f"{args.candidate}_s{args.seed}_{tag}_{args.threads}t"
+        # a killed run resumes here (exactly: same seed, threads and CPU kind, same trajectory)
+        setting = _setting(args.size, args.n_blocks, args.width)
+        cpu = _cpu_kind(machine_info("cpu"))
+        checkpoints = checkpoint_dir(out, args.candidate, args.seed, setting, args.threads, cpu)
         extra.append(ModelCheckpoint(checkpoints, every_n_steps=args.checkpoint_every, keep_last=0))
     trainer = CycleTrainer(
         spec.model, spec.config, callbacks=[*shadows, *extra, *spec.callbacks], device=args.device

@@ -145,3 +145,18 @@ def test_a_run_counts_as_done_only_for_its_own_thread_count_and_cpu_kind(
     assert ("a", 1, "64", 1000, 1, "AMD EPYC/avx2") not in done
     assert ("a", 2, "64", 1000, 1, "AMD EPYC/avx512") in done
     assert ("a", 2, "64", 1000, 1, "AMD EPYC/avx2") not in done
+
+
+def test_checkpoint_folders_keep_realisations_apart(tmp_path: Path) -> None:
+    def folder(threads: int, cpu: str | None) -> Path:
+        path = bench.checkpoint_dir(tmp_path, "improved", 0, "64/b3/w16", threads, cpu)
+        assert isinstance(path, Path)
+        return path
+
+    one = folder(1, "AMD EPYC/avx512")
+    assert one.parent == tmp_path / "checkpoints"
+    assert one.name == "improved_s0_64_b3_w16_1t_AMD-EPYC-avx512"
+    # another CPU kind or thread count is another realisation: another folder to resume from
+    others = {folder(1, "AMD EPYC/avx2"), folder(2, "AMD EPYC/avx512"), folder(1, None)}
+    assert one not in others and len(others) == 3
+    assert "/" not in folder(1, "Intel(R) Xeon(R) Processor/amx").name
