@@ -103,8 +103,7 @@ def onednn_allows_amx() -> bool:
     float32, and 0.28x as fast under ``ONEDNN_MAX_CPU_ISA=AVX512_CORE``). Unset, ``ALL``,
     ``DEFAULT`` or an ISA name with ``AMX`` in it allow AMX.
     """
-    cap = (onednn_isa_cap() or "").strip().upper()
-    return cap in ("", "ALL", "DEFAULT") or "AMX" in cap
+    return _onednn_cap_admits("AMX")
 
 
 def onednn_allows_bf16_dot() -> bool:
@@ -114,8 +113,13 @@ def onednn_allows_bf16_dot() -> bool:
     at or above ``AVX512_CORE_BF16`` (a name with ``BF16``, ``AMX`` or ``AVX10`` in it)
     allows them; ``AVX512_CORE``, ``AVX512_CORE_VNNI``, ``AVX2`` and the like do not.
     """
+    return _onednn_cap_admits("BF16", "AMX", "AVX10")
+
+
+def _onednn_cap_admits(*markers: str) -> bool:
+    """Whether the oneDNN ISA cap is unset, ``ALL``, ``DEFAULT`` or names one of ``markers``."""
     cap = (onednn_isa_cap() or "").strip().upper()
-    return cap in ("", "ALL", "DEFAULT") or any(isa in cap for isa in ("BF16", "AMX", "AVX10"))
+    return cap in ("", "ALL", "DEFAULT") or any(marker in cap for marker in markers)
 
 
 def resolve_amp(amp: AmpMode, device: torch.device | str) -> ResolvedAmp:
