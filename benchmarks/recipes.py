@@ -63,6 +63,13 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "results" / "recipes"
 
 
+def _layer_norm(channels: int) -> Any:
+    """``GroupNorm`` with one group and no affine parameters: a layer norm of each sample."""
+    from torch import nn
+
+    return nn.GroupNorm(1, channels, affine=False)
+
+
 def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
     """Candidate name -> builder ``(seed, model_overrides) -> RecipeSpec``.
 
@@ -199,6 +206,19 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # rate 1, 1, 0.75, 0.5, 0.25 of lr in them; aimed at the late excursions (about one
         # run in four moves away in its last steps and the average keeps it)
         "ref+ema_p2+residual+no_identity+d_no_norm+late_decay": cur(epochs=2, decay_epochs=3),
+        # the one clear gain of the eight-seed screen of narrow networks (cycle weight 5), on
+        # the norm-free recipe
+        "ref+ema_p2+residual+no_identity+d_no_norm+cycle5": cur(lambda_cycle=5.0),
+        # ... and the other way: twice the reference's cycle weight (the cycle weight of 5 lost
+        # 0.037 on seed 0 of the norm-free recipe), the adversarial terms weighing half as much
+        "ref+ema_p2+residual+no_identity+d_no_norm+cycle20": cur(lambda_cycle=20.0),
+        # discriminators with a layer norm (one group: each sample's features normalised over
+        # channels and positions together): their activations bounded, as InstanceNorm bounded
+        # them, but the colour, which InstanceNorm removed with each channel's own mean, kept
+        # in how the channels differ
+        "ref+ema_p2+residual+no_identity+d_layer_norm": imp(
+            discriminator_overrides={"norm": _layer_norm}, ema_warmup_power=2.0
+        ),
         # issue 11's quality parity: the improved recipe in bfloat16 / compiled, same steps
         # (the records of 2026-11-30 carry the "ref+ema+residual+no_identity@..." names)
         "ref+ema+residual+no_identity@bf16": imp(amp="bf16"),

@@ -160,3 +160,28 @@ def test_checkpoint_folders_keep_realisations_apart(tmp_path: Path) -> None:
     others = {folder(1, "AMD EPYC/avx2"), folder(2, "AMD EPYC/avx512"), folder(1, None)}
     assert one not in others and len(others) == 3
     assert "/" not in folder(1, "Intel(R) Xeon(R) Processor/amx").name
+
+
+def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -> None:
+    from torch import nn
+
+    from unpaired_i2i import EMA
+
+    candidates = bench._candidates()
+    small = {"n_blocks": 1, "base_channels": 4}
+    for name, build in candidates.items():
+        spec = build(0, dict(small))
+        assert spec.model.g_xy.get_config()["n_blocks"] == 1, name
+        has_ema = any(isinstance(c, EMA) for c in spec.callbacks)
+        assert has_ema == ("ema" in name or name.startswith("improved")), name
+    reference = candidates["reference"](0, dict(small))
+    cur = "ref+ema_p2+residual+no_identity+d_no_norm"
+    assert candidates[cur + "+cycle20"](0, dict(small)).config.lambda_cycle == 20.0
+    assert candidates[cur + "+cycle5"](0, dict(small)).config.lambda_cycle == 5.0
+    assert reference.config.lambda_cycle == 10.0
+    layer = candidates["ref+ema_p2+residual+no_identity+d_layer_norm"](0, dict(small))
+    norms = [m for m in layer.model.d_x.modules() if isinstance(m, nn.GroupNorm)]
+    assert norms and all(m.num_groups == 1 and not m.affine for m in norms)
+    assert not any(isinstance(m, nn.InstanceNorm2d) for m in layer.model.d_x.modules())
+    no_norm = candidates[cur + "+g_no_norm"](0, dict(small)).model
+    assert not any(isinstance(m, nn.InstanceNorm2d) for m in no_norm.modules())
