@@ -212,6 +212,15 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # ... and the other way: twice the reference's cycle weight (the cycle weight of 5 lost
         # 0.037 on seed 0 of the norm-free recipe), the adversarial terms weighing half as much
         "ref+ema_p2+residual+no_identity+d_no_norm+cycle20": cur(lambda_cycle=20.0),
+        # no image pool (the discriminators judge the current generators' output only): with
+        # norm-free discriminators that see each image's colour, the pool's older fakes are
+        # colours the generators may have left behind
+        "ref+ema_p2+residual+no_identity+d_no_norm+no_pool": cur(pool_size=0),
+        # twice the reference's learning rate for all four networks: the recipe's runs are
+        # still improving at step 1000
+        "ref+ema_p2+residual+no_identity+d_no_norm+lr2x": cur(lr=4e-4),
+        # ... and the other way: a pool twice the reference's (no pool lost 0.0085 on seed 0)
+        "ref+ema_p2+residual+no_identity+d_no_norm+pool100": cur(pool_size=100),
         # discriminators with a layer norm (one group: each sample's features normalised over
         # channels and positions together): their activations bounded, as InstanceNorm bounded
         # them, but the colour, which InstanceNorm removed with each channel's own mean, kept

@@ -179,6 +179,11 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
     assert candidates[cur + "+cycle20"](0, dict(small)).config.lambda_cycle == 20.0
     assert candidates[cur + "+cycle5"](0, dict(small)).config.lambda_cycle == 5.0
     assert reference.config.lambda_cycle == 10.0
+    assert candidates[cur + "+no_pool"](0, dict(small)).config.pool_size == 0
+    assert reference.config.pool_size == 50
+    assert candidates[cur + "+pool100"](0, dict(small)).config.pool_size == 100
+    fast = candidates[cur + "+lr2x"](0, dict(small)).config
+    assert fast.lr == 4e-4 and fast.lr_d is None
     layer = candidates["ref+ema_p2+residual+no_identity+d_layer_norm"](0, dict(small))
     norms = [m for m in layer.model.d_x.modules() if isinstance(m, nn.GroupNorm)]
     assert norms and all(m.num_groups == 1 and not m.affine for m in norms)
