@@ -70,6 +70,17 @@ def _layer_norm(channels: int) -> Any:
     return nn.GroupNorm(1, channels, affine=False)
 
 
+def _generator_record(generator: Any) -> dict[str, Any]:
+    """The generator's architecture for a run's record; a norm factory is named, not lost."""
+    try:
+        config: dict[str, Any] = generator.get_config()
+    except ValueError:
+        config = dict(generator._config)
+        norm = config["norm"]
+        config["norm"] = getattr(norm, "__name__", repr(norm))
+    return config
+
+
 def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
     """Candidate name -> builder ``(seed, model_overrides) -> RecipeSpec``.
 
@@ -221,6 +232,14 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         "ref+ema_p2+residual+no_identity+d_no_norm+lr2x": cur(lr=4e-4),
         # ... and the other way: a pool twice the reference's (no pool lost 0.0085 on seed 0)
         "ref+ema_p2+residual+no_identity+d_no_norm+pool100": cur(pool_size=100),
+        # generators with a layer norm (GroupNorm with one group, no affine parameters) in
+        # place of InstanceNorm: without any norm they never left the identity (g_no_norm), and
+        # InstanceNorm removes each channel's mean, so the change the residual generator adds
+        # cannot depend on the image's absolute colour; a layer norm keeps the activations
+        # bounded and the colour in how the channels differ
+        "ref+ema_p2+residual+no_identity+d_no_norm+g_layer_norm": cur(norm=_layer_norm),
+        # half the reference's learning rate for all four networks (twice it lost on seed 0)
+        "ref+ema_p2+residual+no_identity+d_no_norm+lr_half": cur(lr=1e-4),
         # discriminators with a layer norm (one group: each sample's features normalised over
         # channels and positions together): their activations bounded, as InstanceNorm bounded
         # them, but the colour, which InstanceNorm removed with each channel's own mean, kept
@@ -467,7 +486,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         **({"resumed_from_step": resumed_from} if resumed_from else {}),
         "config": spec.config.to_dict(),
         "callbacks": [repr(cb) for cb in spec.callbacks],
-        "generator": spec.model.g_xy.get_config(),
+        "generator": _generator_record(spec.model.g_xy),
         **scores,
         "shadows": shadow_scores,
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),

@@ -171,7 +171,7 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
     small = {"n_blocks": 1, "base_channels": 4}
     for name, build in candidates.items():
         spec = build(0, dict(small))
-        assert spec.model.g_xy.get_config()["n_blocks"] == 1, name
+        assert bench._generator_record(spec.model.g_xy)["n_blocks"] == 1, name
         has_ema = any(isinstance(c, EMA) for c in spec.callbacks)
         assert has_ema == ("ema" in name or name.startswith("improved")), name
     reference = candidates["reference"](0, dict(small))
@@ -190,3 +190,12 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
     assert not any(isinstance(m, nn.InstanceNorm2d) for m in layer.model.d_x.modules())
     no_norm = candidates[cur + "+g_no_norm"](0, dict(small)).model
     assert not any(isinstance(m, nn.InstanceNorm2d) for m in no_norm.modules())
+    g_layer = candidates[cur + "+g_layer_norm"](0, dict(small)).model
+    for net in g_layer.generators:
+        norms = [m for m in net.modules() if isinstance(m, nn.GroupNorm)]
+        assert norms and all(m.num_groups == 1 and not m.affine for m in norms)
+        assert not any(isinstance(m, nn.InstanceNorm2d) for m in net.modules())
+    assert not any(isinstance(m, (nn.GroupNorm, nn.InstanceNorm2d)) for m in g_layer.d_x.modules())
+    assert bench._generator_record(g_layer.g_xy)["norm"] == "_layer_norm"
+    assert bench._generator_record(reference.model.g_xy)["norm"] == "instance"
+    assert candidates[cur + "+lr_half"](0, dict(small)).config.lr == 1e-4
