@@ -240,6 +240,12 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         "ref+ema_p2+residual+no_identity+d_no_norm+g_layer_norm": cur(norm=_layer_norm),
         # half the reference's learning rate for all four networks (twice it lost on seed 0)
         "ref+ema_p2+residual+no_identity+d_no_norm+lr_half": cur(lr=1e-4),
+        # a fourth stride-2 layer in the discriminators: 142x142 patches, so at 64x64 each of
+        # the 2x2 scores judges the whole image (a global discriminator, the coarse scale of
+        # pix2pixHD's multi-scale one): the error left is mostly each scene's overall colour
+        "ref+ema_p2+residual+no_identity+d_no_norm+d_layers4": imp(
+            discriminator_overrides={"norm": "none", "n_layers": 4}, ema_warmup_power=2.0
+        ),
         # discriminators with a layer norm (one group: each sample's features normalised over
         # channels and positions together): their activations bounded, as InstanceNorm bounded
         # them, but the colour, which InstanceNorm removed with each channel's own mean, kept

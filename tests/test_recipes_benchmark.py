@@ -199,3 +199,6 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
     assert bench._generator_record(g_layer.g_xy)["norm"] == "_layer_norm"
     assert bench._generator_record(reference.model.g_xy)["norm"] == "instance"
     assert candidates[cur + "+lr_half"](0, dict(small)).config.lr == 1e-4
+    deep = candidates[cur + "+d_layers4"](0, {"n_blocks": 1, "base_channels": 64}).model.d_y
+    assert deep.get_config()["n_layers"] == 4 and deep.get_config()["norm"] == "none"
+    assert deep.output_size(64, 64) == (2, 2)
