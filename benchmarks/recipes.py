@@ -246,6 +246,11 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         "ref+ema_p2+residual+no_identity+d_no_norm+d_layers4": imp(
             discriminator_overrides={"norm": "none", "n_layers": 4}, ema_warmup_power=2.0
         ),
+        # ... and the other way: two stride-2 layers, 34x34 patches (pix2pix's smaller
+        # PatchGAN), 14x14 scores at 64x64
+        "ref+ema_p2+residual+no_identity+d_no_norm+d_layers2": imp(
+            discriminator_overrides={"norm": "none", "n_layers": 2}, ema_warmup_power=2.0
+        ),
         # discriminators with a layer norm (one group: each sample's features normalised over
         # channels and positions together): their activations bounded, as InstanceNorm bounded
         # them, but the colour, which InstanceNorm removed with each channel's own mean, kept

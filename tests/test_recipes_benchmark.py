@@ -202,3 +202,6 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
     deep = candidates[cur + "+d_layers4"](0, {"n_blocks": 1, "base_channels": 64}).model.d_y
     assert deep.get_config()["n_layers"] == 4 and deep.get_config()["norm"] == "none"
     assert deep.output_size(64, 64) == (2, 2)
+    shallow = candidates[cur + "+d_layers2"](0, {"n_blocks": 1, "base_channels": 64}).model.d_x
+    assert shallow.get_config()["n_layers"] == 2 and shallow.get_config()["norm"] == "none"
+    assert shallow.output_size(64, 64) == (14, 14)
