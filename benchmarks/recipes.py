@@ -112,9 +112,13 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # ref+ema+residual+no_identity: the improved recipe as of 511c7cb, spelled out
         return ref_ema(**{"residual": True, "lambda_identity": 0.0, **fields})
 
-    def cur(**fields: Any) -> Callable[[int, dict[str, Any]], Any]:
-        # the improved recipe as of 270a761, spelled out
-        return imp(discriminator_overrides={"norm": "none"}, ema_warmup_power=2.0, **fields)
+    def cur(
+        *, discriminator_overrides: dict[str, Any] | None = None, **fields: Any
+    ) -> Callable[[int, dict[str, Any]], Any]:
+        # the improved recipe as of 270a761, spelled out; discriminator overrides go on top of
+        # its norm-free discriminators
+        d_over = {"norm": "none", **(discriminator_overrides or {})}
+        return imp(discriminator_overrides=d_over, ema_warmup_power=2.0, **fields)
 
     return {
         "reference": ref(),
@@ -242,21 +246,21 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         "ref+ema_p2+residual+no_identity+d_no_norm+lr_half": cur(lr=1e-4),
         # a fourth stride-2 layer in the discriminators: 142x142 patches, so at 64x64 each of
         # the 2x2 scores judges the whole image (a global discriminator, the coarse scale of
-        # pix2pixHD's multi-scale one): the error left is mostly each scene's overall colour
-        "ref+ema_p2+residual+no_identity+d_no_norm+d_layers4": imp(
-            discriminator_overrides={"norm": "none", "n_layers": 4}, ema_warmup_power=2.0
+        # pix2pixHD's multi-scale one), aimed at each scene's overall colour
+        "ref+ema_p2+residual+no_identity+d_no_norm+d_layers4": cur(
+            discriminator_overrides={"n_layers": 4}
         ),
         # ... and the other way: two stride-2 layers, 34x34 patches (pix2pix's smaller
         # PatchGAN), 14x14 scores at 64x64
-        "ref+ema_p2+residual+no_identity+d_no_norm+d_layers2": imp(
-            discriminator_overrides={"norm": "none", "n_layers": 2}, ema_warmup_power=2.0
+        "ref+ema_p2+residual+no_identity+d_no_norm+d_layers2": cur(
+            discriminator_overrides={"n_layers": 2}
         ),
         # discriminators with a layer norm (one group: each sample's features normalised over
         # channels and positions together): their activations bounded, as InstanceNorm bounded
         # them, but the colour, which InstanceNorm removed with each channel's own mean, kept
         # in how the channels differ
-        "ref+ema_p2+residual+no_identity+d_layer_norm": imp(
-            discriminator_overrides={"norm": _layer_norm}, ema_warmup_power=2.0
+        "ref+ema_p2+residual+no_identity+d_layer_norm": cur(
+            discriminator_overrides={"norm": _layer_norm}
         ),
         # issue 11's quality parity: the improved recipe in bfloat16 / compiled, same steps
         # (the records of 2026-11-30 carry the "ref+ema+residual+no_identity@..." names)
