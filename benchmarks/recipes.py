@@ -255,6 +255,14 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         "ref+ema_p2+residual+no_identity+d_no_norm+d_layers2": cur(
             discriminator_overrides={"n_layers": 2}
         ),
+        # resize-convolution upsampling (Odena et al. 2016: nearest-neighbour upsampling, then
+        # a stride-1 conv) in place of the transposed convs, which leave a checkerboard on
+        # real photos; lost on the reference + EMA (one run) before the recipe took its form
+        "ref+ema_p2+residual+no_identity+d_no_norm+resize_conv": cur(upsampling="resize_conv"),
+        # StyleGAN2's Adam betas (no first-moment momentum, the second moment over ~100 steps)
+        # for all four networks: the step follows the current gradient, aimed at the late
+        # excursions of about one run in four
+        "ref+ema_p2+residual+no_identity+d_no_norm+betas_0_0.99": cur(betas=(0.0, 0.99)),
         # discriminators with a layer norm (one group: each sample's features normalised over
         # channels and positions together): their activations bounded, as InstanceNorm bounded
         # them, but the colour, which InstanceNorm removed with each channel's own mean, kept

@@ -205,3 +205,8 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
     shallow = candidates[cur + "+d_layers2"](0, {"n_blocks": 1, "base_channels": 64}).model.d_x
     assert shallow.get_config()["n_layers"] == 2 and shallow.get_config()["norm"] == "none"
     assert shallow.output_size(64, 64) == (14, 14)
+    resize = candidates[cur + "+resize_conv"](0, dict(small)).model
+    assert resize.g_xy.get_config()["upsampling"] == "resize_conv"
+    assert reference.model.g_xy.get_config()["upsampling"] == "transpose"
+    assert candidates[cur + "+betas_0_0.99"](0, dict(small)).config.betas == (0.0, 0.99)
+    assert reference.config.betas == (0.5, 0.999)
