@@ -70,6 +70,30 @@ def _layer_norm(channels: int) -> Any:
     return nn.GroupNorm(1, channels, affine=False)
 
 
+def _patch_nce() -> Any:
+    """``benchmarks/patch_nce.py`` (CUT's PatchNCE term, a prototype), loaded by its path."""
+    import importlib.util
+
+    name = "_patch_nce_benchmark"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().with_name("patch_nce.py")
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def _trainer_class(candidate: str) -> Any:
+    """The trainer a candidate trains with: ``CycleTrainer``, or the PatchNCE prototype's."""
+    if "+patch_nce" in candidate:
+        return _patch_nce().PatchNCETrainer
+    from unpaired_i2i import CycleTrainer
+
+    return CycleTrainer
+
+
 def _generator_record(generator: Any) -> dict[str, Any]:
     """The generator's architecture for a run's record; a norm factory is named, not lost."""
     try:
@@ -119,6 +143,18 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # its norm-free discriminators
         d_over = {"norm": "none", **(discriminator_overrides or {})}
         return imp(discriminator_overrides=d_over, ema_warmup_power=2.0, **fields)
+
+    def with_patch_heads(
+        build: Callable[[int, dict[str, Any]], Any],
+    ) -> Callable[[int, dict[str, Any]], Any]:
+        # the PatchNCE prototype's MLPs on both generators (train with _trainer_class)
+        def build_with_heads(seed: int, over: dict[str, Any]) -> Any:
+            spec = build(seed, over)
+            for generator in spec.model.generators:
+                _patch_nce().add_patch_heads(generator)
+            return spec
+
+        return build_with_heads
 
     return {
         "reference": ref(),
@@ -263,6 +299,11 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # for all four networks: the step follows the current gradient, aimed at the late
         # excursions of about one run in four
         "ref+ema_p2+residual+no_identity+d_no_norm+betas_0_0.99": cur(betas=(0.0, 0.99)),
+        # CUT's patchwise contrastive loss (PatchNCE, Park et al. 2020; benchmarks/patch_nce.py)
+        # added for each generator with CUT's weight 1: each output patch is tied to the input
+        # patch at its place, in the generator's own encoder features, rather than the whole
+        # image to its cycle
+        "ref+ema_p2+residual+no_identity+d_no_norm+patch_nce": with_patch_heads(cur()),
         # discriminators with a layer norm (one group: each sample's features normalised over
         # channels and positions together): their activations bounded, as InstanceNorm bounded
         # them, but the colour, which InstanceNorm removed with each channel's own mean, kept
@@ -413,7 +454,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     import torch
     from torch.utils.data import DataLoader
 
-    from unpaired_i2i import Callback, CycleTrainer, ModelCheckpoint, evaluate_paired
+    from unpaired_i2i import Callback, ModelCheckpoint, evaluate_paired
     from unpaired_i2i.bench import machine_info
 
     torch.set_num_threads(args.threads)
@@ -456,7 +497,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         cpu = _cpu_kind(machine_info("cpu"))
         checkpoints = checkpoint_dir(out, args.candidate, args.seed, setting, args.threads, cpu)
         extra.append(ModelCheckpoint(checkpoints, every_n_steps=args.checkpoint_every, keep_last=0))
-    trainer = CycleTrainer(
+    trainer = _trainer_class(args.candidate)(
         spec.model, spec.config, callbacks=[*shadows, *extra, *spec.callbacks], device=args.device
     )
     resumed_from = 0
@@ -576,7 +617,6 @@ def _time(args: argparse.Namespace) -> None:
     """Per-step wall time of each candidate, alternated in one process, ratio to the first."""
     import torch
 
-    from unpaired_i2i import CycleTrainer
     from unpaired_i2i.bench import machine_info
 
     torch.set_num_threads(args.threads)
@@ -584,7 +624,7 @@ def _time(args: argparse.Namespace) -> None:
     for name in args.candidates:
         torch.manual_seed(0)
         spec = _candidates()[name](0, _model_overrides(args))
-        trainers[name] = CycleTrainer(spec.model, spec.config, callbacks=spec.callbacks)
+        trainers[name] = _trainer_class(name)(spec.model, spec.config, callbacks=spec.callbacks)
     gen = torch.Generator().manual_seed(0)
     batches = {
         name: [

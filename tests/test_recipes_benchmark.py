@@ -210,3 +210,44 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
     assert reference.model.g_xy.get_config()["upsampling"] == "transpose"
     assert candidates[cur + "+betas_0_0.99"](0, dict(small)).config.betas == (0.0, 0.99)
     assert reference.config.betas == (0.5, 0.999)
+
+
+def test_patch_nce_prefers_the_matching_patch_and_trains_its_heads() -> None:
+    import torch
+
+    nce = bench._patch_nce()
+    gen = torch.Generator().manual_seed(0)
+    key = torch.nn.functional.normalize(torch.randn(2, 16, 8, generator=gen), dim=-1)
+    other = torch.nn.functional.normalize(torch.randn(2, 16, 8, generator=gen), dim=-1)
+    matched, unmatched = nce.patch_nce_loss(key, key), nce.patch_nce_loss(other, key)
+    # each patch is its own nearest key: far below chance (log 16); a random query near it
+    assert matched < 0.1 < 2.0 < unmatched
+    query = other.clone().requires_grad_(True)
+    detached_key = key.clone().requires_grad_(True)
+    nce.patch_nce_loss(query, detached_key).backward()
+    assert query.grad is not None and detached_key.grad is None  # the key is a fixed target
+
+    name = "ref+ema_p2+residual+no_identity+d_no_norm+patch_nce"
+    torch.manual_seed(0)
+    spec = bench._candidates()[name](0, {"n_blocks": 2, "base_channels": 8})
+    g = spec.model.g_xy
+    feats = nce.encoder_features(g, torch.zeros(1, 3, 16, 16))
+    assert [tuple(f.shape[1:]) for f in feats] == [
+        (3, 16, 16),
+        (16, 8, 8),
+        (32, 4, 4),
+        (32, 4, 4),
+        (32, 4, 4),
+    ]
+    heads = g.get_submodule("nce_heads")
+    trainer = bench._trainer_class(name)(spec.model, spec.config, callbacks=spec.callbacks)
+    assert isinstance(trainer, nce.PatchNCETrainer)
+    assert bench._trainer_class("reference") is not type(trainer)
+    optimised = {id(p) for group in trainer.optimizer_g.param_groups for p in group["params"]}
+    assert all(id(p) in optimised for p in heads.parameters())
+    before = [p.detach().clone() for p in heads.parameters()]
+    x, y = torch.rand(1, 3, 32, 32) * 2 - 1, torch.rand(1, 3, 32, 32) * 2 - 1
+    losses = trainer.train_step(x, y)
+    parts = sum(losses[k] for k in ("g_adv_xy", "g_adv_yx", "cycle_x", "cycle_y"))
+    assert losses["g_total"] > parts + 1.0  # two NCE terms, each near log(patches) untrained
+    assert all(not torch.equal(a, b) for a, b in zip(before, heads.parameters(), strict=True))
