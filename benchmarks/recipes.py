@@ -304,6 +304,13 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # patch at its place, in the generator's own encoder features, rather than the whole
         # image to its cycle
         "ref+ema_p2+residual+no_identity+d_no_norm+patch_nce": with_patch_heads(cur()),
+        # transposed convs with a 4x4 kernel (stride 2): every output pixel gets the same
+        # number of kernel taps, so no checkerboard from uneven overlap (Odena et al. 2016),
+        # with the reference's upsampling kept otherwise
+        "ref+ema_p2+residual+no_identity+d_no_norm+up_kernel4": cur(up_kernel_size=4),
+        # discriminators half as wide (32 channels in the first layer, 256 in the last): the
+        # generators' adversary with a quarter of the weights, a capacity knob not tried yet
+        "ref+ema_p2+residual+no_identity+d_no_norm+d_width32": cur(d_base_channels=32),
         # discriminators with a layer norm (one group: each sample's features normalised over
         # channels and positions together): their activations bounded, as InstanceNorm bounded
         # them, but the colour, which InstanceNorm removed with each channel's own mean, kept

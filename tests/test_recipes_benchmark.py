@@ -209,6 +209,12 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
     assert resize.g_xy.get_config()["upsampling"] == "resize_conv"
     assert reference.model.g_xy.get_config()["upsampling"] == "transpose"
     assert candidates[cur + "+betas_0_0.99"](0, dict(small)).config.betas == (0.0, 0.99)
+    up4 = candidates[cur + "+up_kernel4"](0, dict(small)).model.g_yx.get_config()
+    assert up4["up_kernel_size"] == 4 and up4["upsampling"] == "transpose"
+    narrow = candidates[cur + "+d_width32"](0, {"n_blocks": 1, "base_channels": 64}).model
+    assert narrow.d_x.get_config()["base_channels"] == 32
+    assert narrow.d_x.get_config()["norm"] == "none"
+    assert narrow.g_xy.get_config()["base_channels"] == 64
     assert reference.config.betas == (0.5, 0.999)
 
 
