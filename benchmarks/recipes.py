@@ -311,6 +311,13 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # discriminators half as wide (32 channels in the first layer, 256 in the last): the
         # generators' adversary with a quarter of the weights, a capacity knob not tried yet
         "ref+ema_p2+residual+no_identity+d_no_norm+d_width32": cur(d_base_channels=32),
+        # ... and twice as wide (128 to 1024 channels, four times the weights)
+        "ref+ema_p2+residual+no_identity+d_no_norm+d_width128": cur(d_base_channels=128),
+        # a third stride-2 conv in the generators (and a third upsampling layer): the residual
+        # blocks work at 8x8 with 512 channels (the same operations per block, four times the
+        # weights), so each block sees a quarter of the image at once instead of a sixteenth,
+        # more of the scene's context for where snow lies
+        "ref+ema_p2+residual+no_identity+d_no_norm+n_down3": cur(n_downsampling=3),
         # discriminators with a layer norm (one group: each sample's features normalised over
         # channels and positions together): their activations bounded, as InstanceNorm bounded
         # them, but the colour, which InstanceNorm removed with each channel's own mean, kept

@@ -215,6 +215,12 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
     assert narrow.d_x.get_config()["base_channels"] == 32
     assert narrow.d_x.get_config()["norm"] == "none"
     assert narrow.g_xy.get_config()["base_channels"] == 64
+    wide = candidates[cur + "+d_width128"](0, {"n_blocks": 1, "base_channels": 64}).model
+    assert wide.d_y.get_config()["base_channels"] == 128
+    deeper = candidates[cur + "+n_down3"](0, dict(small)).model
+    for net in deeper.generators:
+        assert net.get_config()["n_downsampling"] == 3 and net.downsampling_factor == 8
+    assert reference.model.g_xy.get_config()["n_downsampling"] == 2
     assert reference.config.betas == (0.5, 0.999)
 
 
