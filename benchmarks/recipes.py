@@ -318,6 +318,9 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # weights), so each block sees a quarter of the image at once instead of a sixteenth,
         # more of the scene's context for where snow lies
         "ref+ema_p2+residual+no_identity+d_no_norm+n_down3": cur(n_downsampling=3),
+        # the discriminators learn at twice the generators' rate (TTUR, Heusel et al. 2017):
+        # slower discriminators (slow_d) and narrower ones (d_width32) lost on the recipe
+        "ref+ema_p2+residual+no_identity+d_no_norm+fast_d": cur(lr_d=4e-4),
         # discriminators with a layer norm (one group: each sample's features normalised over
         # channels and positions together): their activations bounded, as InstanceNorm bounded
         # them, but the colour, which InstanceNorm removed with each channel's own mean, kept

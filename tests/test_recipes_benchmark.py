@@ -221,6 +221,8 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
     for net in deeper.generators:
         assert net.get_config()["n_downsampling"] == 3 and net.downsampling_factor == 8
     assert reference.model.g_xy.get_config()["n_downsampling"] == 2
+    fast_d = candidates[cur + "+fast_d"](0, dict(small)).config
+    assert fast_d.lr == 2e-4 and fast_d.lr_d == 4e-4
     assert reference.config.betas == (0.5, 0.999)
 
 
