@@ -72,11 +72,16 @@ def _layer_norm(channels: int) -> Any:
 
 def _patch_nce() -> Any:
     """``benchmarks/patch_nce.py`` (CUT's PatchNCE term, a prototype), loaded by its path."""
+    return _prototype("patch_nce")
+
+
+def _prototype(stem: str) -> Any:
+    """``benchmarks/<stem>.py`` (a prototype not yet in the library), loaded by its path."""
     import importlib.util
 
-    name = "_patch_nce_benchmark"
+    name = f"_{stem}_benchmark"
     if name not in sys.modules:
-        path = Path(__file__).resolve().with_name("patch_nce.py")
+        path = Path(__file__).resolve().with_name(f"{stem}.py")
         spec = importlib.util.spec_from_file_location(name, path)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
@@ -155,6 +160,29 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
             return spec
 
         return build_with_heads
+
+    def with_lookahead(
+        build: Callable[[int, dict[str, Any]], Any],
+    ) -> Callable[[int, dict[str, Any]], Any]:
+        # the Lookahead prototype's callback, first, so the average sees synchronised weights
+        def build_with_lookahead(seed: int, over: dict[str, Any]) -> Any:
+            spec = build(seed, over)
+            spec.callbacks.insert(0, _prototype("lookahead").Lookahead(k=5, alpha=0.5))
+            return spec
+
+        return build_with_lookahead
+
+    def with_attention(
+        build: Callable[[int, dict[str, Any]], Any],
+    ) -> Callable[[int, dict[str, Any]], Any]:
+        # the self-attention prototype's block in both generators
+        def build_with_attention(seed: int, over: dict[str, Any]) -> Any:
+            spec = build(seed, over)
+            for generator in spec.model.generators:
+                _prototype("self_attention").add_self_attention(generator)
+            return spec
+
+        return build_with_attention
 
     return {
         "reference": ref(),
@@ -321,6 +349,14 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # the discriminators learn at twice the generators' rate (TTUR, Heusel et al. 2017):
         # slower discriminators (slow_d) and narrower ones (d_width32) lost on the recipe
         "ref+ema_p2+residual+no_identity+d_no_norm+fast_d": cur(lr_d=4e-4),
+        # Lookahead-minmax (Chavdarova et al. 2021; benchmarks/lookahead.py) with the paper's
+        # k = 5 and alpha = 0.5 for all four networks together: aimed at the late excursions,
+        # it damps the rotation of the two players' simultaneous steps
+        "ref+ema_p2+residual+no_identity+d_no_norm+lookahead": with_lookahead(cur()),
+        # SAGAN's self-attention (Zhang et al. 2019; benchmarks/self_attention.py) after the
+        # middle residual block of each generator, starting as the identity: every bottleneck
+        # position sees the whole scene, not a neighbourhood
+        "ref+ema_p2+residual+no_identity+d_no_norm+self_attention": with_attention(cur()),
         # discriminators with a layer norm (one group: each sample's features normalised over
         # channels and positions together): their activations bounded, as InstanceNorm bounded
         # them, but the colour, which InstanceNorm removed with each channel's own mean, kept

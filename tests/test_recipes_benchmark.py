@@ -224,6 +224,22 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
     fast_d = candidates[cur + "+fast_d"](0, dict(small)).config
     assert fast_d.lr == 2e-4 and fast_d.lr_d == 4e-4
     assert reference.config.betas == (0.5, 0.999)
+    lookahead = candidates[cur + "+lookahead"](0, dict(small)).callbacks
+    assert [type(c).__name__ for c in lookahead] == ["Lookahead", "EMA"]  # synced, then averaged
+    assert (lookahead[0].k, lookahead[0].alpha) == (5, 0.5)
+    import torch
+
+    attention_cls = bench._prototype("self_attention").SelfAttention
+    torch.manual_seed(0)  # as ``recipes.py run`` seeds before building
+    plain = candidates[cur](0, dict(small)).model
+    torch.manual_seed(0)  # the attention's weights are drawn after the recipe's
+    attended = candidates[cur + "+self_attention"](0, dict(small)).model
+    x = torch.rand(1, 3, 16, 16) * 2 - 1
+    for net, same in zip(attended.generators, plain.generators, strict=True):
+        blocks = [type(m) for m in net.blocks]
+        assert blocks.count(attention_cls) == 1 and blocks.index(attention_cls) == 1
+        with torch.no_grad():  # gamma starts at 0: the recipe's generator, block for block
+            assert torch.equal(net(x), same(x))
 
 
 def test_patch_nce_prefers_the_matching_patch_and_trains_its_heads() -> None:
@@ -265,3 +281,78 @@ def test_patch_nce_prefers_the_matching_patch_and_trains_its_heads() -> None:
     parts = sum(losses[k] for k in ("g_adv_xy", "g_adv_yx", "cycle_x", "cycle_y"))
     assert losses["g_total"] > parts + 1.0  # the two NCE terms are in the minimised total
     assert all(not torch.equal(a, b) for a, b in zip(before, heads.parameters(), strict=True))
+
+
+def test_self_attention_mixes_every_position_once_its_scale_moves() -> None:
+    import torch
+
+    attention = bench._prototype("self_attention").SelfAttention(16)
+    torch.manual_seed(0)
+    x = torch.randn(2, 16, 4, 6)
+    assert torch.equal(attention(x), x)  # gamma = 0
+    with torch.no_grad():
+        attention.gamma.fill_(1.0)
+    y = attention(x)
+    assert y.shape == x.shape
+    x2 = x.clone()
+    x2[:, :, 0, 0] += 1.0  # one corner changes: every position's output changes
+    changed = (attention(x2) - y).abs().sum(dim=1) > 0
+    assert bool(changed.all())
+    with pytest.raises(ValueError, match="channels: expected >= 8, got 4"):
+        bench._prototype("self_attention").SelfAttention(4)
+
+
+def _lookahead_trainer(callbacks: list[Any], model_seed: int = 0) -> Any:
+    from _tiny import tiny_model
+    from unpaired_i2i import CycleTrainer, TrainConfig
+
+    config = TrainConfig(epochs=1, decay_epochs=1, pool_size=2, lr=1e-3, log_every=1)
+    return CycleTrainer(tiny_model(model_seed), config, callbacks=callbacks, device="cpu")
+
+
+def test_lookahead_moves_the_slow_weights_part_of_the_way_and_resets_the_fast_ones() -> None:
+    import torch
+
+    from _tiny import random_batches
+
+    lookahead = bench._prototype("lookahead")
+    batches = random_batches(1, size=8, batch_size=1)  # 2 epochs of 1 step
+    plain = _lookahead_trainer([])
+    start = [p.detach().clone() for p in plain.model.parameters()]
+    plain.fit(batches)  # two ordinary steps
+    synced = _lookahead_trainer([lookahead.Lookahead(k=2, alpha=0.25)])
+    synced.fit(batches)  # the same two steps, then the first synchronisation
+    for a, fast, s in zip(synced.model.parameters(), plain.model.parameters(), start, strict=True):
+        torch.testing.assert_close(a, s + 0.25 * (fast - s), rtol=0, atol=1e-7)
+    moved = sum(not torch.equal(a, s) for a, s in zip(plain.model.parameters(), start, strict=True))
+    assert moved > 10
+    for bad, match in (({"k": 0}, "k: expected an int >= 1"), ({"alpha": 0.0}, "alpha")):
+        with pytest.raises(ValueError, match=match):
+            lookahead.Lookahead(**bad)
+
+
+def test_lookahead_resumes_exactly_from_a_checkpoint(tmp_path: Path) -> None:
+    import torch
+
+    from _tiny import Crash, random_batches
+    from unpaired_i2i import ModelCheckpoint
+
+    lookahead = bench._prototype("lookahead")
+    batches = random_batches(7, size=8, batch_size=1)
+    straight = _lookahead_trainer([lookahead.Lookahead(k=3)])
+    straight.fit(batches)
+    crashed = lookahead.Lookahead(k=3)
+    first = _lookahead_trainer([crashed, ModelCheckpoint(tmp_path, every_n_steps=4), Crash(5)])
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        first.fit(batches)
+    # step 4 saved between synchronisations (3 and 6): the slow weights differ from the fast
+    resumed = _lookahead_trainer(
+        [lookahead.Lookahead(k=3), ModelCheckpoint(tmp_path, every_n_steps=4)], model_seed=9
+    )
+    resumed.load_checkpoint(tmp_path / "step-00000004.pt")
+    resumed.fit(batches)
+    assert resumed.state.step == straight.state.step == 14
+    for a, b in zip(straight.model.parameters(), resumed.model.parameters(), strict=True):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="saved with k=3, alpha=0.5, loaded into k=2"):
+        lookahead.Lookahead(k=2).load_state_dict(crashed.state_dict())
