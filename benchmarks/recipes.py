@@ -357,6 +357,9 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # middle residual block of each generator, starting as the identity: every bottleneck
         # position sees the whole scene, not a neighbourhood
         "ref+ema_p2+residual+no_identity+d_no_norm+self_attention": with_attention(cur()),
+        # Adam's first moment over about 10 steps instead of 2 (beta1 0.9, Adam's own default):
+        # momentum 0 lost clearly (betas_0_0.99), so the other side of the reference's 0.5
+        "ref+ema_p2+residual+no_identity+d_no_norm+beta1_0.9": cur(betas=(0.9, 0.999)),
         # discriminators with a layer norm (one group: each sample's features normalised over
         # channels and positions together): their activations bounded, as InstanceNorm bounded
         # them, but the colour, which InstanceNorm removed with each channel's own mean, kept

@@ -227,6 +227,7 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
     lookahead = candidates[cur + "+lookahead"](0, dict(small)).callbacks
     assert [type(c).__name__ for c in lookahead] == ["Lookahead", "EMA"]  # synced, then averaged
     assert (lookahead[0].k, lookahead[0].alpha) == (5, 0.5)
+    assert candidates[cur + "+beta1_0.9"](0, dict(small)).config.betas == (0.9, 0.999)
     import torch
 
     attention_cls = bench._prototype("self_attention").SelfAttention
