@@ -91,9 +91,11 @@ def _prototype(stem: str) -> Any:
 
 
 def _trainer_class(candidate: str) -> Any:
-    """The trainer a candidate trains with: ``CycleTrainer``, or the PatchNCE prototype's."""
+    """The trainer a candidate trains with: ``CycleTrainer``, or a prototype's subclass."""
     if "+patch_nce" in candidate:
         return _patch_nce().PatchNCETrainer
+    if "+lsgan_pearson" in candidate:
+        return _prototype("lsgan_pearson").PearsonLSGANTrainer
     from unpaired_i2i import CycleTrainer
 
     return CycleTrainer
@@ -360,6 +362,14 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # Adam's first moment over about 10 steps instead of 2 (beta1 0.9, Adam's own default):
         # momentum 0 lost clearly (betas_0_0.99), so the other side of the reference's 0.5
         "ref+ema_p2+residual+no_identity+d_no_norm+beta1_0.9": cur(betas=(0.9, 0.999)),
+        # the non-saturating logistic loss of the original GAN (binary cross-entropy on the
+        # discriminators' logits; Goodfellow et al. 2014), the most common GAN loss, in place of
+        # the least squares
+        "ref+ema_p2+residual+no_identity+d_no_norm+vanilla": cur(gan_mode="vanilla"),
+        # the least squares with the -1, 1, 0 coding (Mao et al. 2017; benchmarks/
+        # lsgan_pearson.py, trained with its trainer): fakes pushed to -1 by the discriminators
+        # and to 0 by the generators
+        "ref+ema_p2+residual+no_identity+d_no_norm+lsgan_pearson": cur(),
         # discriminators with a layer norm (one group: each sample's features normalised over
         # channels and positions together): their activations bounded, as InstanceNorm bounded
         # them, but the colour, which InstanceNorm removed with each channel's own mean, kept

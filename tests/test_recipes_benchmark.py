@@ -357,3 +357,31 @@ def test_lookahead_resumes_exactly_from_a_checkpoint(tmp_path: Path) -> None:
         assert torch.equal(a, b)
     with pytest.raises(ValueError, match="saved with k=3, alpha=0.5, loaded into k=2"):
         lookahead.Lookahead(k=2).load_state_dict(crashed.state_dict())
+
+
+def test_pearson_lsgan_codes_real_1_fake_minus_1_and_the_generators_target_0() -> None:
+    import torch
+
+    from _tiny import tiny_model
+    from unpaired_i2i import TrainConfig
+
+    name = "ref+ema_p2+residual+no_identity+d_no_norm+lsgan_pearson"
+    cls = bench._trainer_class(name)
+    assert cls is bench._prototype("lsgan_pearson").PearsonLSGANTrainer
+    trainer = cls(tiny_model(0), TrainConfig(), device="cpu")
+    scores = torch.tensor([[-1.0, 0.0], [1.0, 3.0]])
+    # per target: mean of (score - target)^2 over the four scores
+    assert trainer._gan(scores, True, for_discriminator=True).item() == (4 + 1 + 0 + 4) / 4
+    assert trainer._gan(scores, False, for_discriminator=True).item() == (0 + 1 + 4 + 16) / 4
+    assert trainer._gan(scores, True, for_discriminator=False).item() == (1 + 0 + 1 + 9) / 4
+    with pytest.raises(ValueError, match="real target only"):
+        trainer._gan(scores, False, for_discriminator=False)
+    losses = trainer.train_step(torch.rand(1, 3, 8, 8) * 2 - 1, torch.rand(1, 3, 8, 8) * 2 - 1)
+    assert all(bool(torch.isfinite(v)) for v in losses.values())
+    hinge = cls(tiny_model(0), TrainConfig(gan_mode="hinge"), device="cpu")
+    with pytest.raises(ValueError, match="expected gan_mode='lsgan'"):
+        hinge.train_step(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8))
+    candidates = bench._candidates()
+    assert candidates[name](0, {"n_blocks": 1, "base_channels": 4}).config.gan_mode == "lsgan"
+    vanilla = candidates["ref+ema_p2+residual+no_identity+d_no_norm+vanilla"]
+    assert vanilla(0, {"n_blocks": 1, "base_channels": 4}).config.gan_mode == "vanilla"
