@@ -186,6 +186,19 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
 
         return build_with_attention
 
+    def with_two_scales(
+        build: Callable[[int, dict[str, Any]], Any],
+    ) -> Callable[[int, dict[str, Any]], Any]:
+        # the two-scale prototype's discriminators, the recipe's weights at the fine scale
+        def build_with_two_scales(seed: int, over: dict[str, Any]) -> Any:
+            spec = build(seed, over)
+            two_scale = _prototype("multiscale").two_scale
+            spec.model.d_x = two_scale(spec.model.d_x)
+            spec.model.d_y = two_scale(spec.model.d_y)
+            return spec
+
+        return build_with_two_scales
+
     return {
         "reference": ref(),
         "improved": of("improved"),
@@ -370,6 +383,13 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # lsgan_pearson.py, trained with its trainer): fakes pushed to -1 by the discriminators
         # and to 0 by the generators
         "ref+ema_p2+residual+no_identity+d_no_norm+lsgan_pearson": cur(),
+        # discriminators at two scales (pix2pixHD; benchmarks/multiscale.py): each also scores
+        # the half-size image with a second PatchGAN of its own, patches twice the span
+        "ref+ema_p2+residual+no_identity+d_no_norm+two_scale_d": with_two_scales(cur()),
+        # dropout 0.5 in the generators' residual blocks (pix2pix's noise, the reference's
+        # option; its CycleGAN runs without): a regulariser for generators trained on 200
+        # images
+        "ref+ema_p2+residual+no_identity+d_no_norm+dropout": cur(dropout=0.5),
         # discriminators with a layer norm (one group: each sample's features normalised over
         # channels and positions together): their activations bounded, as InstanceNorm bounded
         # them, but the colour, which InstanceNorm removed with each channel's own mean, kept

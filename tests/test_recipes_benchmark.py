@@ -228,6 +228,9 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
     assert [type(c).__name__ for c in lookahead] == ["Lookahead", "EMA"]  # synced, then averaged
     assert (lookahead[0].k, lookahead[0].alpha) == (5, 0.5)
     assert candidates[cur + "+beta1_0.9"](0, dict(small)).config.betas == (0.9, 0.999)
+    dropout = candidates[cur + "+dropout"](0, dict(small)).model
+    assert all(net.get_config()["dropout"] == 0.5 for net in dropout.generators)
+    assert reference.model.g_xy.get_config()["dropout"] == 0.0
     import torch
 
     attention_cls = bench._prototype("self_attention").SelfAttention
@@ -385,3 +388,32 @@ def test_pearson_lsgan_codes_real_1_fake_minus_1_and_the_generators_target_0() -
     assert candidates[name](0, {"n_blocks": 1, "base_channels": 4}).config.gan_mode == "lsgan"
     vanilla = candidates["ref+ema_p2+residual+no_identity+d_no_norm+vanilla"]
     assert vanilla(0, {"n_blocks": 1, "base_channels": 4}).config.gan_mode == "vanilla"
+
+
+def test_two_scale_discriminators_keep_the_recipes_weights_and_weigh_both_scales() -> None:
+    import torch
+
+    multiscale = bench._prototype("multiscale")
+    cur = "ref+ema_p2+residual+no_identity+d_no_norm"
+    small = {"n_blocks": 1, "base_channels": 8}
+    torch.manual_seed(0)
+    plain = bench._candidates()[cur](0, dict(small)).model
+    torch.manual_seed(0)
+    two = bench._candidates()[cur + "+two_scale_d"](0, dict(small)).model
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    for d, same in zip(two.discriminators, plain.discriminators, strict=True):
+        assert isinstance(d, multiscale.TwoScaleDiscriminator)
+        assert d.get_config() == same.get_config()  # norm-free, the recipe's layout
+        with torch.no_grad():
+            scores = d(x)
+            assert scores.shape == (2, 2, 6, 6)
+            assert torch.equal(scores[:, :1], same(x))  # the fine scale is the recipe's D
+            half = torch.nn.functional.avg_pool2d(x, 3, 2, 1, count_include_pad=False)
+            coarse = d.coarse(half)  # (2, 1, 2, 2), each score repeated over 3x3 fine ones
+            assert coarse.shape == (2, 1, 2, 2)
+            torch.testing.assert_close(scores[:, 1:].mean(dim=(2, 3)), coarse.mean(dim=(2, 3)))
+            assert torch.equal(scores[:, 1:, :3, 3:], coarse[:, :, :1, 1:].expand(2, 1, 3, 3))
+    optimised = sum(p.numel() for p in two.d_x.parameters())
+    assert optimised == 2 * sum(p.numel() for p in plain.d_x.parameters())
+    with pytest.raises(ValueError, match="do not tile the fine ones 7x7"):
+        two.d_x(torch.zeros(1, 3, 72, 72))
