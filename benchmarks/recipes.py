@@ -96,6 +96,10 @@ def _trainer_class(candidate: str) -> Any:
         return _patch_nce().PatchNCETrainer
     if "+lsgan_pearson" in candidate:
         return _prototype("lsgan_pearson").PearsonLSGANTrainer
+    if "+label_smoothing" in candidate:
+        return _prototype("label_smoothing").SmoothedLabelsTrainer
+    if "+instance_noise" in candidate:
+        return _prototype("instance_noise").InstanceNoiseTrainer
     from unpaired_i2i import CycleTrainer
 
     return CycleTrainer
@@ -390,6 +394,12 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # option; its CycleGAN runs without): a regulariser for generators trained on 200
         # images
         "ref+ema_p2+residual+no_identity+d_no_norm+dropout": cur(dropout=0.5),
+        # one-sided label smoothing (Salimans et al. 2016; benchmarks/label_smoothing.py,
+        # trained with its trainer): the discriminators aim real scores at 0.9
+        "ref+ema_p2+residual+no_identity+d_no_norm+label_smoothing": cur(),
+        # instance noise (Sønderby et al. 2017; benchmarks/instance_noise.py, trained with its
+        # trainer): N(0, 0.1^2) on everything the discriminators score, falling to 0 by the end
+        "ref+ema_p2+residual+no_identity+d_no_norm+instance_noise": cur(),
         # discriminators with a layer norm (one group: each sample's features normalised over
         # channels and positions together): their activations bounded, as InstanceNorm bounded
         # them, but the colour, which InstanceNorm removed with each channel's own mean, kept

@@ -417,3 +417,52 @@ def test_two_scale_discriminators_keep_the_recipes_weights_and_weigh_both_scales
     assert optimised == 2 * sum(p.numel() for p in plain.d_x.parameters())
     with pytest.raises(ValueError, match="do not tile the fine ones 7x7"):
         two.d_x(torch.zeros(1, 3, 72, 72))
+
+
+def test_label_smoothing_aims_only_the_discriminators_real_scores_at_0_9() -> None:
+    import torch
+
+    from _tiny import tiny_model
+    from unpaired_i2i import TrainConfig
+
+    name = "ref+ema_p2+residual+no_identity+d_no_norm+label_smoothing"
+    cls = bench._trainer_class(name)
+    assert cls is bench._prototype("label_smoothing").SmoothedLabelsTrainer
+    trainer = cls(tiny_model(0), TrainConfig(), device="cpu")
+    scores = torch.tensor([0.9, 1.0, 0.0, 2.0])
+    d_real = trainer._gan(scores, True, for_discriminator=True).item()
+    assert d_real == pytest.approx((0 + 0.01 + 0.81 + 1.21) / 4)
+    d_fake = trainer._gan(scores, False, for_discriminator=True).item()
+    assert d_fake == pytest.approx((0.81 + 1 + 0 + 4) / 4)
+    g_real = trainer._gan(scores, True, for_discriminator=False).item()
+    assert g_real == pytest.approx((0.01 + 0 + 1 + 1) / 4)  # the generators still aim at 1
+    hinge = cls(tiny_model(0), TrainConfig(gan_mode="hinge"), device="cpu")
+    with pytest.raises(ValueError, match="expected gan_mode='lsgan'"):
+        hinge._gan(scores, True, for_discriminator=True)
+
+
+def test_instance_noise_falls_from_sigma_to_zero_over_the_run() -> None:
+    import torch
+
+    from _tiny import random_batches, tiny_model
+    from unpaired_i2i import TrainConfig
+
+    noise = bench._prototype("instance_noise")
+    name = "ref+ema_p2+residual+no_identity+d_no_norm+instance_noise"
+    assert bench._trainer_class(name) is noise.InstanceNoiseTrainer
+    trainer = noise.InstanceNoiseTrainer(tiny_model(0), TrainConfig(), device="cpu")
+    with pytest.raises(ValueError, match=r"expected fit\(max_steps=N\)"):
+        trainer.sigma()
+    trainer.state.max_steps = 4
+    images = torch.zeros(2, 3, 64, 64)
+    torch.manual_seed(0)
+    seen = trainer._augment(images)
+    assert trainer.sigma() == noise.SIGMA == 0.1
+    assert float(seen.std()) == pytest.approx(0.1, rel=0.05)
+    trainer.state.step = 3
+    assert trainer.sigma() == pytest.approx(0.025)
+    trainer.state.step = 4
+    assert trainer.sigma() == 0.0 and torch.equal(trainer._augment(images), images)
+    fresh = noise.InstanceNoiseTrainer(tiny_model(0), TrainConfig(pool_size=0), device="cpu")
+    fresh.fit(random_batches(1, size=8, batch_size=1), max_steps=2)
+    assert fresh.state.step == 2
