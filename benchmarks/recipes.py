@@ -90,16 +90,20 @@ def _prototype(stem: str) -> Any:
     return sys.modules[name]
 
 
+# method in a candidate's name -> (prototype in benchmarks/, the trainer subclass it trains with)
+_PROTOTYPE_TRAINERS = {
+    "patch_nce": ("patch_nce", "PatchNCETrainer"),
+    "lsgan_pearson": ("lsgan_targets", "PearsonLSGANTrainer"),
+    "label_smoothing": ("lsgan_targets", "SmoothedLabelsTrainer"),
+    "instance_noise": ("instance_noise", "InstanceNoiseTrainer"),
+}
+
+
 def _trainer_class(candidate: str) -> Any:
     """The trainer a candidate trains with: ``CycleTrainer``, or a prototype's subclass."""
-    if "+patch_nce" in candidate:
-        return _patch_nce().PatchNCETrainer
-    if "+lsgan_pearson" in candidate:
-        return _prototype("lsgan_pearson").PearsonLSGANTrainer
-    if "+label_smoothing" in candidate:
-        return _prototype("label_smoothing").SmoothedLabelsTrainer
-    if "+instance_noise" in candidate:
-        return _prototype("instance_noise").InstanceNoiseTrainer
+    for method, (stem, trainer) in _PROTOTYPE_TRAINERS.items():
+        if f"+{method}" in candidate:
+            return getattr(_prototype(stem), trainer)
     from unpaired_i2i import CycleTrainer
 
     return CycleTrainer
@@ -155,53 +159,36 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         d_over = {"norm": "none", **(discriminator_overrides or {})}
         return imp(discriminator_overrides=d_over, ema_warmup_power=2.0, **fields)
 
-    def with_patch_heads(
-        build: Callable[[int, dict[str, Any]], Any],
+    def edited(
+        build: Callable[[int, dict[str, Any]], Any], edit: Callable[[Any], None]
     ) -> Callable[[int, dict[str, Any]], Any]:
+        # ``build``'s spec changed in place by ``edit`` (a prototype's parts added to it)
+        def build_edited(seed: int, over: dict[str, Any]) -> Any:
+            spec = build(seed, over)
+            edit(spec)
+            return spec
+
+        return build_edited
+
+    def patch_heads(spec: Any) -> None:
         # the PatchNCE prototype's MLPs on both generators (train with _trainer_class)
-        def build_with_heads(seed: int, over: dict[str, Any]) -> Any:
-            spec = build(seed, over)
-            for generator in spec.model.generators:
-                _patch_nce().add_patch_heads(generator)
-            return spec
+        for generator in spec.model.generators:
+            _patch_nce().add_patch_heads(generator)
 
-        return build_with_heads
-
-    def with_lookahead(
-        build: Callable[[int, dict[str, Any]], Any],
-    ) -> Callable[[int, dict[str, Any]], Any]:
+    def lookahead(spec: Any) -> None:
         # the Lookahead prototype's callback, first, so the average sees synchronised weights
-        def build_with_lookahead(seed: int, over: dict[str, Any]) -> Any:
-            spec = build(seed, over)
-            spec.callbacks.insert(0, _prototype("lookahead").Lookahead(k=5, alpha=0.5))
-            return spec
+        spec.callbacks.insert(0, _prototype("lookahead").Lookahead(k=5, alpha=0.5))
 
-        return build_with_lookahead
-
-    def with_attention(
-        build: Callable[[int, dict[str, Any]], Any],
-    ) -> Callable[[int, dict[str, Any]], Any]:
+    def attention(spec: Any) -> None:
         # the self-attention prototype's block in both generators
-        def build_with_attention(seed: int, over: dict[str, Any]) -> Any:
-            spec = build(seed, over)
-            for generator in spec.model.generators:
-                _prototype("self_attention").add_self_attention(generator)
-            return spec
+        for generator in spec.model.generators:
+            _prototype("self_attention").add_self_attention(generator)
 
-        return build_with_attention
-
-    def with_two_scales(
-        build: Callable[[int, dict[str, Any]], Any],
-    ) -> Callable[[int, dict[str, Any]], Any]:
+    def two_scales(spec: Any) -> None:
         # the two-scale prototype's discriminators, the recipe's weights at the fine scale
-        def build_with_two_scales(seed: int, over: dict[str, Any]) -> Any:
-            spec = build(seed, over)
-            two_scale = _prototype("multiscale").two_scale
-            spec.model.d_x = two_scale(spec.model.d_x)
-            spec.model.d_y = two_scale(spec.model.d_y)
-            return spec
-
-        return build_with_two_scales
+        two_scale = _prototype("multiscale").two_scale
+        spec.model.d_x = two_scale(spec.model.d_x)
+        spec.model.d_y = two_scale(spec.model.d_y)
 
     return {
         "reference": ref(),
@@ -350,7 +337,7 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # added for each generator with CUT's weight 1: each output patch is tied to the input
         # patch at its place, in the generator's own encoder features, rather than the whole
         # image to its cycle
-        "ref+ema_p2+residual+no_identity+d_no_norm+patch_nce": with_patch_heads(cur()),
+        "ref+ema_p2+residual+no_identity+d_no_norm+patch_nce": edited(cur(), patch_heads),
         # transposed convs with a 4x4 kernel (stride 2): every output pixel gets the same
         # number of kernel taps, so no checkerboard from uneven overlap (Odena et al. 2016),
         # with the reference's upsampling kept otherwise
@@ -371,11 +358,11 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # Lookahead-minmax (Chavdarova et al. 2021; benchmarks/lookahead.py) with the paper's
         # k = 5 and alpha = 0.5 for all four networks together: aimed at the late excursions,
         # it damps the rotation of the two players' simultaneous steps
-        "ref+ema_p2+residual+no_identity+d_no_norm+lookahead": with_lookahead(cur()),
+        "ref+ema_p2+residual+no_identity+d_no_norm+lookahead": edited(cur(), lookahead),
         # SAGAN's self-attention (Zhang et al. 2019; benchmarks/self_attention.py) after the
         # middle residual block of each generator, starting as the identity: every bottleneck
         # position sees the whole scene, not a neighbourhood
-        "ref+ema_p2+residual+no_identity+d_no_norm+self_attention": with_attention(cur()),
+        "ref+ema_p2+residual+no_identity+d_no_norm+self_attention": edited(cur(), attention),
         # Adam's first moment over about 10 steps instead of 2 (beta1 0.9, Adam's own default):
         # momentum 0 lost clearly (betas_0_0.99), so the other side of the reference's 0.5
         "ref+ema_p2+residual+no_identity+d_no_norm+beta1_0.9": cur(betas=(0.9, 0.999)),
@@ -384,17 +371,17 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # the least squares
         "ref+ema_p2+residual+no_identity+d_no_norm+vanilla": cur(gan_mode="vanilla"),
         # the least squares with the -1, 1, 0 coding (Mao et al. 2017; benchmarks/
-        # lsgan_pearson.py, trained with its trainer): fakes pushed to -1 by the discriminators
+        # lsgan_targets.py, trained with its trainer): fakes pushed to -1 by the discriminators
         # and to 0 by the generators
         "ref+ema_p2+residual+no_identity+d_no_norm+lsgan_pearson": cur(),
         # discriminators at two scales (pix2pixHD; benchmarks/multiscale.py): each also scores
         # the half-size image with a second PatchGAN of its own, patches twice the span
-        "ref+ema_p2+residual+no_identity+d_no_norm+two_scale_d": with_two_scales(cur()),
+        "ref+ema_p2+residual+no_identity+d_no_norm+two_scale_d": edited(cur(), two_scales),
         # dropout 0.5 in the generators' residual blocks (pix2pix's noise, the reference's
         # option; its CycleGAN runs without): a regulariser for generators trained on 200
         # images
         "ref+ema_p2+residual+no_identity+d_no_norm+dropout": cur(dropout=0.5),
-        # one-sided label smoothing (Salimans et al. 2016; benchmarks/label_smoothing.py,
+        # one-sided label smoothing (Salimans et al. 2016; benchmarks/lsgan_targets.py,
         # trained with its trainer): the discriminators aim real scores at 0.9
         "ref+ema_p2+residual+no_identity+d_no_norm+label_smoothing": cur(),
         # instance noise (Sønderby et al. 2017; benchmarks/instance_noise.py, trained with its

@@ -370,7 +370,7 @@ def test_pearson_lsgan_codes_real_1_fake_minus_1_and_the_generators_target_0() -
 
     name = "ref+ema_p2+residual+no_identity+d_no_norm+lsgan_pearson"
     cls = bench._trainer_class(name)
-    assert cls is bench._prototype("lsgan_pearson").PearsonLSGANTrainer
+    assert cls is bench._prototype("lsgan_targets").PearsonLSGANTrainer
     trainer = cls(tiny_model(0), TrainConfig(), device="cpu")
     scores = torch.tensor([[-1.0, 0.0], [1.0, 3.0]])
     # per target: mean of (score - target)^2 over the four scores
@@ -427,7 +427,7 @@ def test_label_smoothing_aims_only_the_discriminators_real_scores_at_0_9() -> No
 
     name = "ref+ema_p2+residual+no_identity+d_no_norm+label_smoothing"
     cls = bench._trainer_class(name)
-    assert cls is bench._prototype("label_smoothing").SmoothedLabelsTrainer
+    assert cls is bench._prototype("lsgan_targets").SmoothedLabelsTrainer
     trainer = cls(tiny_model(0), TrainConfig(), device="cpu")
     scores = torch.tensor([0.9, 1.0, 0.0, 2.0])
     d_real = trainer._gan(scores, True, for_discriminator=True).item()
