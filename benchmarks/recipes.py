@@ -387,6 +387,14 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # instance noise (Sønderby et al. 2017; benchmarks/instance_noise.py, trained with its
         # trainer): N(0, 0.1^2) on everything the discriminators score, falling to 0 by the end
         "ref+ema_p2+residual+no_identity+d_no_norm+instance_noise": cur(),
+        # He (Kaiming-normal, fan-in) initialisation in the norm-free discriminators: with the
+        # reference's N(0, 0.02) and no InstanceNorm to rescale them, their activations shrink
+        # layer by layer (0.02 * sqrt(fan-in) < 1 in every layer); He's scale keeps them level,
+        # the usual start for a deep network without normalisation. The generators (still
+        # InstanceNorm) are drawn exactly as the recipe's
+        "ref+ema_p2+residual+no_identity+d_no_norm+d_kaiming": cur(
+            discriminator_overrides={"init": "kaiming"}
+        ),
         # discriminators with a layer norm (one group: each sample's features normalised over
         # channels and positions together): their activations bounded, as InstanceNorm bounded
         # them, but the colour, which InstanceNorm removed with each channel's own mean, kept

@@ -244,6 +244,20 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
         assert blocks.count(attention_cls) == 1 and blocks.index(attention_cls) == 1
         with torch.no_grad():  # gamma starts at 0: the recipe's generator, block for block
             assert torch.equal(net(x), same(x))
+    torch.manual_seed(0)
+    he = candidates[cur + "+d_kaiming"](0, {"n_blocks": 1, "base_channels": 64}).model
+    torch.manual_seed(0)
+    plain = candidates[cur](0, {"n_blocks": 1, "base_channels": 64}).model
+    for he_d, plain_d in ((he.d_x, plain.d_x), (he.d_y, plain.d_y)):
+        assert he_d.get_config()["norm"] == "none"
+        for a, b in zip(he_d.modules(), plain_d.modules(), strict=True):
+            if isinstance(a, nn.Conv2d):
+                fan_in = a.weight[0].numel()
+                assert abs(float(a.weight.detach().std()) / (2 / fan_in) ** 0.5 - 1) < 0.1
+                assert abs(float(b.weight.detach().std()) / 0.02 - 1) < 0.1
+    for he_g, plain_g in zip(he.generators, plain.generators, strict=True):
+        for a, b in zip(he_g.state_dict().values(), plain_g.state_dict().values(), strict=True):
+            assert torch.equal(a, b)
 
 
 def test_patch_nce_prefers_the_matching_patch_and_trains_its_heads() -> None:
