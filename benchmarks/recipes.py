@@ -395,6 +395,11 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         "ref+ema_p2+residual+no_identity+d_no_norm+d_kaiming": cur(
             discriminator_overrides={"init": "kaiming"}
         ),
+        # the head that writes the image starts at zero (the untrained residual generator is
+        # the exact identity): 6.5% ahead of the recipe before d_no_norm at full size (five
+        # seeds), left out because its discriminators won in the demo's narrow networks; the
+        # norm-free discriminators changed that game
+        "ref+ema_p2+residual+no_identity+d_no_norm+zero_out": cur(zero_init_output=True),
         # discriminators with a layer norm (one group: each sample's features normalised over
         # channels and positions together): their activations bounded, as InstanceNorm bounded
         # them, but the colour, which InstanceNorm removed with each channel's own mean, kept

@@ -255,6 +255,10 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
                 fan_in = a.weight[0].numel()
                 assert abs(float(a.weight.detach().std()) / (2 / fan_in) ** 0.5 - 1) < 0.1
                 assert abs(float(b.weight.detach().std()) / 0.02 - 1) < 0.1
+    zero = candidates[cur + "+zero_out"](0, dict(small)).model
+    assert all(net.get_config()["zero_init_output"] for net in zero.generators)
+    assert zero.d_x.get_config()["norm"] == "none"
+    assert not reference.model.g_xy.get_config()["zero_init_output"]
     for he_g, plain_g in zip(he.generators, plain.generators, strict=True):
         for a, b in zip(he_g.state_dict().values(), plain_g.state_dict().values(), strict=True):
             assert torch.equal(a, b)
