@@ -96,6 +96,7 @@ _PROTOTYPE_TRAINERS = {
     "lsgan_pearson": ("lsgan_targets", "PearsonLSGANTrainer"),
     "label_smoothing": ("lsgan_targets", "SmoothedLabelsTrainer"),
     "instance_noise": ("instance_noise", "InstanceNoiseTrainer"),
+    "feature_matching": ("feature_matching", "FeatureMatchingTrainer"),
 }
 
 
@@ -400,6 +401,10 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # seeds), left out because its discriminators won in the demo's narrow networks; the
         # norm-free discriminators changed that game
         "ref+ema_p2+residual+no_identity+d_no_norm+zero_out": cur(zero_init_output=True),
+        # feature matching (Salimans et al. 2016; benchmarks/feature_matching.py, trained with
+        # its trainer): the generators also pull the discriminators' position-averaged hidden
+        # features of their fakes towards those of the real images, pix2pixHD's weight 10
+        "ref+ema_p2+residual+no_identity+d_no_norm+feature_matching": cur(),
         # discriminators with a layer norm (one group: each sample's features normalised over
         # channels and positions together): their activations bounded, as InstanceNorm bounded
         # them, but the colour, which InstanceNorm removed with each channel's own mean, kept

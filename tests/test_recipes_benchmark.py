@@ -484,3 +484,45 @@ def test_instance_noise_falls_from_sigma_to_zero_over_the_run() -> None:
     fresh = noise.InstanceNoiseTrainer(tiny_model(0), TrainConfig(pool_size=0), device="cpu")
     fresh.fit(random_batches(1, size=8, batch_size=1), max_steps=2)
     assert fresh.state.step == 2
+
+
+def test_feature_matching_adds_the_distance_of_the_fakes_feature_means_to_the_reals() -> None:
+    import torch
+
+    from _tiny import random_batches, tiny_model
+    from unpaired_i2i import ConvDiscriminator, CycleTrainer, TrainConfig
+
+    fm = bench._prototype("feature_matching")
+    name = "ref+ema_p2+residual+no_identity+d_no_norm+feature_matching"
+    assert bench._trainer_class(name) is fm.FeatureMatchingTrainer
+    model = tiny_model(0)
+    trainer = fm.FeatureMatchingTrainer(model, TrainConfig(), device="cpu")
+    plain = CycleTrainer(model, TrainConfig(), device="cpu")
+    d = model.d_y
+    assert isinstance(d, ConvDiscriminator)
+    gen = torch.Generator().manual_seed(0)
+    real = torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1
+    fake = (torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1).requires_grad_(True)
+    means, scores = fm.feature_means(d, fake)
+    assert torch.equal(scores, d(fake))
+    assert len(means) == len(d.features) and all(m.dim() == 2 and len(m) == 2 for m in means)
+    # a fake whose statistics are the real ones: the reference's term exactly
+    same = trainer._adversarial_term(d, real, real)
+    assert torch.equal(same, plain._adversarial_term(d, real, real))
+    term = trainer._adversarial_term(d, fake, real)
+    real_means, _ = fm.feature_means(d, real)
+    expected = torch.stack(
+        [(f - r).abs().mean() for f, r in zip(means, real_means, strict=True)]
+    ).mean()
+    base = plain._adversarial_term(d, fake, real)
+    assert float((term - base).detach()) == pytest.approx(
+        fm.WEIGHT * float(expected.detach()), rel=1e-5
+    )
+    assert float(expected.detach()) > 0
+    term.backward()
+    assert fake.grad is not None and float(fake.grad.abs().sum()) > 0
+    with pytest.raises(TypeError, match="expected a ConvDiscriminator"):
+        fm.feature_means(torch.nn.Identity(), real)
+    fresh = fm.FeatureMatchingTrainer(tiny_model(0), TrainConfig(pool_size=0), device="cpu")
+    fresh.fit(random_batches(1, size=8, batch_size=1), max_steps=2)
+    assert fresh.state.step == 2
