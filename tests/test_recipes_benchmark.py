@@ -247,14 +247,21 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
     torch.manual_seed(0)
     he = candidates[cur + "+d_kaiming"](0, {"n_blocks": 1, "base_channels": 64}).model
     torch.manual_seed(0)
+    small_d = candidates[cur + "+d_gain_0.01"](0, {"n_blocks": 1, "base_channels": 64}).model
+    torch.manual_seed(0)
     plain = candidates[cur](0, {"n_blocks": 1, "base_channels": 64}).model
-    for he_d, plain_d in ((he.d_x, plain.d_x), (he.d_y, plain.d_y)):
-        assert he_d.get_config()["norm"] == "none"
-        for a, b in zip(he_d.modules(), plain_d.modules(), strict=True):
+    pairs = ((he.d_x, small_d.d_x, plain.d_x), (he.d_y, small_d.d_y, plain.d_y))
+    for he_d, small_net, plain_d in pairs:
+        assert he_d.get_config()["norm"] == small_net.get_config()["norm"] == "none"
+        for a, c, b in zip(he_d.modules(), small_net.modules(), plain_d.modules(), strict=True):
             if isinstance(a, nn.Conv2d):
                 fan_in = a.weight[0].numel()
                 assert abs(float(a.weight.detach().std()) / (2 / fan_in) ** 0.5 - 1) < 0.1
                 assert abs(float(b.weight.detach().std()) / 0.02 - 1) < 0.1
+                assert torch.allclose(c.weight, b.weight / 2)  # the same draw, half the scale
+    for he_g, plain_g in zip(small_d.generators, plain.generators, strict=True):
+        for a, b in zip(he_g.state_dict().values(), plain_g.state_dict().values(), strict=True):
+            assert torch.equal(a, b)
     zero = candidates[cur + "+zero_out"](0, dict(small)).model
     assert all(net.get_config()["zero_init_output"] for net in zero.generators)
     assert zero.d_x.get_config()["norm"] == "none"
