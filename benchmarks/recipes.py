@@ -356,6 +356,10 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # the discriminators learn at twice the generators' rate (TTUR, Heusel et al. 2017):
         # slower discriminators (slow_d) and narrower ones (d_width32) lost on the recipe
         "ref+ema_p2+residual+no_identity+d_no_norm+fast_d": cur(lr_d=4e-4),
+        # ... and the generators at twice the reference's rate, the discriminators at it: in
+        # the recipe's failures (g_no_norm, zero_out, cycle20) the discriminators won and the
+        # generators stayed at the identity
+        "ref+ema_p2+residual+no_identity+d_no_norm+fast_g": cur(lr=4e-4, lr_d=2e-4),
         # Lookahead-minmax (Chavdarova et al. 2021; benchmarks/lookahead.py) with the paper's
         # k = 5 and alpha = 0.5 for all four networks together: aimed at the late excursions,
         # it damps the rotation of the two players' simultaneous steps
