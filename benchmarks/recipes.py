@@ -185,6 +185,14 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         for generator in spec.model.generators:
             _prototype("self_attention").add_self_attention(generator)
 
+    def stem_without_norm(spec: Any) -> None:
+        # the generators' first conv without its InstanceNorm (as the discriminators' first
+        # layer has none): the input's absolute colours reach the features
+        from torch import nn
+
+        for generator in spec.model.generators:
+            generator.stem.norm = nn.Identity()
+
     def two_scales(spec: Any) -> None:
         # the two-scale prototype's discriminators, the recipe's weights at the fine scale
         two_scale = _prototype("multiscale").two_scale
@@ -414,6 +422,12 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # its trainer): the generators also pull the discriminators' position-averaged hidden
         # features of their fakes towards those of the real images, pix2pixHD's weight 10
         "ref+ema_p2+residual+no_identity+d_no_norm+feature_matching": cur(),
+        # the generators' stem (the 7x7 conv on the image) without InstanceNorm, like the
+        # discriminators' first layer: every later InstanceNorm removes each feature map's mean,
+        # so only here can the input's absolute colour shape which features fire
+        "ref+ema_p2+residual+no_identity+d_no_norm+g_stem_no_norm": edited(
+            cur(), stem_without_norm
+        ),
         # discriminators with a layer norm (one group: each sample's features normalised over
         # channels and positions together): their activations bounded, as InstanceNorm bounded
         # them, but the colour, which InstanceNorm removed with each channel's own mean, kept

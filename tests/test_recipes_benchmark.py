@@ -264,6 +264,17 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
     for he_g, plain_g in zip(small_d.generators, plain.generators, strict=True):
         for a, b in zip(he_g.state_dict().values(), plain_g.state_dict().values(), strict=True):
             assert torch.equal(a, b)
+    torch.manual_seed(0)
+    stem = candidates[cur + "+g_stem_no_norm"](0, dict(small)).model
+    torch.manual_seed(0)
+    normed = candidates[cur](0, dict(small)).model
+    for net, same in zip(stem.generators, normed.generators, strict=True):
+        assert not any(isinstance(m, nn.InstanceNorm2d) for m in net.stem.modules())
+        assert isinstance(same.stem.norm, nn.InstanceNorm2d)
+        later = [m for m in net.modules() if isinstance(m, nn.InstanceNorm2d)]
+        assert len(later) == sum(isinstance(m, nn.InstanceNorm2d) for m in same.modules()) - 1
+        for a, b in zip(net.state_dict().values(), same.state_dict().values(), strict=True):
+            assert torch.equal(a, b)  # the same weights: only the stem's norm is gone
     zero = candidates[cur + "+zero_out"](0, dict(small)).model
     assert all(net.get_config()["zero_init_output"] for net in zero.generators)
     assert zero.d_x.get_config()["norm"] == "none"
