@@ -383,6 +383,12 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # discriminators' logits; Goodfellow et al. 2014), the most common GAN loss, in place of
         # the least squares
         "ref+ema_p2+residual+no_identity+d_no_norm+vanilla": cur(gan_mode="vanilla"),
+        # the issue's two other losses on the recipe as it is (both lost on the recipe before
+        # the norm-free discriminators): the hinge bounds what a discriminator gains from
+        # scores past its margin, so the norm-free ones cannot push on alone once they win;
+        # relativistic average least squares scores each image against the other kind's mean
+        "ref+ema_p2+residual+no_identity+d_no_norm+hinge": cur(gan_mode="hinge"),
+        "ref+ema_p2+residual+no_identity+d_no_norm+relativistic": cur(relativistic=True),
         # the least squares with the -1, 1, 0 coding (Mao et al. 2017; benchmarks/
         # lsgan_targets.py, trained with its trainer): fakes pushed to -1 by the discriminators
         # and to 0 by the generators

@@ -223,6 +223,10 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
     assert reference.model.g_xy.get_config()["n_downsampling"] == 2
     fast_d = candidates[cur + "+fast_d"](0, dict(small)).config
     assert fast_d.lr == 2e-4 and fast_d.lr_d == 4e-4
+    hinge = candidates[cur + "+hinge"](0, dict(small)).config
+    assert hinge.gan_mode == "hinge" and not hinge.relativistic
+    relativistic = candidates[cur + "+relativistic"](0, dict(small)).config
+    assert relativistic.gan_mode == "lsgan" and relativistic.relativistic
     fast_g = candidates[cur + "+fast_g"](0, dict(small)).config
     assert fast_g.lr == 4e-4 and fast_g.lr_d == 2e-4
     assert reference.config.betas == (0.5, 0.999)
