@@ -185,6 +185,11 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         for generator in spec.model.generators:
             _prototype("self_attention").add_self_attention(generator)
 
+    def up_blur(spec: Any) -> None:
+        # the blur prototype's filter after both generators' transposed convolutions
+        for generator in spec.model.generators:
+            _prototype("blur").add_up_blur(generator)
+
     def stem_without_norm(spec: Any) -> None:
         # the generators' first conv without its InstanceNorm (as the discriminators' first
         # layer has none): the input's absolute colours reach the features
@@ -434,6 +439,10 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         "ref+ema_p2+residual+no_identity+d_no_norm+g_stem_no_norm": edited(
             cur(), stem_without_norm
         ),
+        # StyleGAN2's low-pass filter after upsampling (benchmarks/blur.py): a 3x3 binomial
+        # blur after each stride-2 transposed conv evens out the uneven kernel overlap that
+        # draws the checkerboard, with the recipe's weights
+        "ref+ema_p2+residual+no_identity+d_no_norm+up_blur": edited(cur(), up_blur),
         # discriminators with a layer norm (one group: each sample's features normalised over
         # channels and positions together): their activations bounded, as InstanceNorm bounded
         # them, but the colour, which InstanceNorm removed with each channel's own mean, kept

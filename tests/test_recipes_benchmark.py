@@ -550,3 +550,38 @@ def test_feature_matching_adds_the_distance_of_the_fakes_feature_means_to_the_re
     fresh = fm.FeatureMatchingTrainer(tiny_model(0), TrainConfig(pool_size=0), device="cpu")
     fresh.fit(random_batches(1, size=8, batch_size=1), max_steps=2)
     assert fresh.state.step == 2
+
+
+def test_up_blur_filters_after_each_transposed_conv_and_removes_a_checkerboard() -> None:
+    import torch
+
+    from unpaired_i2i import ResnetGenerator
+
+    blur = bench._prototype("blur")
+    cur = "ref+ema_p2+residual+no_identity+d_no_norm"
+    small = {"n_blocks": 1, "base_channels": 4}
+    torch.manual_seed(0)
+    blurred = bench._candidates()[cur + "+up_blur"](0, dict(small)).model
+    torch.manual_seed(0)
+    plain = bench._candidates()[cur](0, dict(small)).model
+    for net, same in zip(blurred.generators, plain.generators, strict=True):
+        kinds = [[type(m).__name__ for m in layer.children()] for layer in net.decoder]
+        assert kinds == [["ConvTranspose2d", "Blur", "InstanceNorm2d", "ReLU"]] * 2
+        assert net.state_dict().keys() == same.state_dict().keys()
+        for a, b in zip(net.state_dict().values(), same.state_dict().values(), strict=True):
+            assert torch.equal(a, b)
+        x = torch.rand(1, 3, 16, 16) * 2 - 1
+        assert net(x).shape == same(x).shape and not torch.equal(net(x), same(x))
+    f = blur.Blur(2)
+    assert torch.allclose(f(torch.full((1, 2, 6, 6), 0.3)), torch.full((1, 2, 6, 6), 0.3))
+    board = (torch.arange(8)[:, None] + torch.arange(8)[None, :]) % 2 * 2.0 - 1  # +-1
+    smooth = f(board.expand(1, 2, 8, 8))
+    assert float(smooth[..., 1:-1, 1:-1].abs().max()) == 0.0  # interior: the pattern is gone
+    with pytest.raises(ValueError, match=r"expected a \(N, 2, H, W\) tensor"):
+        f(torch.zeros(1, 3, 8, 8))
+    with pytest.raises(ValueError, match="found none"):
+        blur.add_up_blur(
+            ResnetGenerator.from_preset(
+                "cyclegan", base_channels=4, n_blocks=1, upsampling="resize_conv"
+            )
+        )
