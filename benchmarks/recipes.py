@@ -373,6 +373,9 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # the recipe's failures (g_no_norm, zero_out, cycle20) the discriminators won and the
         # generators stayed at the identity
         "ref+ema_p2+residual+no_identity+d_no_norm+fast_g": cur(lr=4e-4, lr_d=2e-4),
+        # ... and the generators at half the reference's rate, the discriminators at it: twice
+        # lost clearly, and discriminators twice as fast (the same ratio) came within 0.003
+        "ref+ema_p2+residual+no_identity+d_no_norm+slow_g": cur(lr=1e-4, lr_d=2e-4),
         # Lookahead-minmax (Chavdarova et al. 2021; benchmarks/lookahead.py) with the paper's
         # k = 5 and alpha = 0.5 for all four networks together: aimed at the late excursions,
         # it damps the rotation of the two players' simultaneous steps

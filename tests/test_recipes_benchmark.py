@@ -227,6 +227,8 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
     assert hinge.gan_mode == "hinge" and not hinge.relativistic
     relativistic = candidates[cur + "+relativistic"](0, dict(small)).config
     assert relativistic.gan_mode == "lsgan" and relativistic.relativistic
+    slow_g = candidates[cur + "+slow_g"](0, dict(small)).config
+    assert slow_g.lr == 1e-4 and slow_g.lr_d == 2e-4
     fast_g = candidates[cur + "+fast_g"](0, dict(small)).config
     assert fast_g.lr == 4e-4 and fast_g.lr_d == 2e-4
     assert reference.config.betas == (0.5, 0.999)
