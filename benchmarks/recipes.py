@@ -190,6 +190,16 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         for generator in spec.model.generators:
             _prototype("blur").add_up_blur(generator)
 
+    def g_spectral(spec: Any) -> None:
+        # spectral normalisation of every conv in both generators (SAGAN's generators)
+        from torch import nn
+        from torch.nn.utils.parametrizations import spectral_norm
+
+        for generator in spec.model.generators:
+            for module in list(generator.modules()):
+                if isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
+                    spectral_norm(module)
+
     def stem_without_norm(spec: Any) -> None:
         # the generators' first conv without its InstanceNorm (as the discriminators' first
         # layer has none): the input's absolute colours reach the features
@@ -446,6 +456,10 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # blur after each stride-2 transposed conv evens out the uneven kernel overlap that
         # draws the checkerboard, with the recipe's weights
         "ref+ema_p2+residual+no_identity+d_no_norm+up_blur": edited(cur(), up_blur),
+        # spectral normalisation in the generators too (SAGAN, Zhang et al. 2019: in both
+        # networks, for stable training): each conv's largest singular value held at 1, which
+        # bounds how far one step can move the change the residual head writes
+        "ref+ema_p2+residual+no_identity+d_no_norm+g_spectral_norm": edited(cur(), g_spectral),
         # discriminators with a layer norm (one group: each sample's features normalised over
         # channels and positions together): their activations bounded, as InstanceNorm bounded
         # them, but the colour, which InstanceNorm removed with each channel's own mean, kept

@@ -587,3 +587,32 @@ def test_up_blur_filters_after_each_transposed_conv_and_removes_a_checkerboard()
                 "cyclegan", base_channels=4, n_blocks=1, upsampling="resize_conv"
             )
         )
+
+
+def test_spectrally_normalised_generators_train_and_average() -> None:
+    import torch
+    from torch import nn
+
+    from _tiny import random_batches
+    from unpaired_i2i import CycleTrainer
+
+    name = "ref+ema_p2+residual+no_identity+d_no_norm+g_spectral_norm"
+    spec = bench._candidates()[name](0, {"n_blocks": 1, "base_channels": 4})
+    for net in spec.model.generators:
+        convs = [m for m in net.modules() if isinstance(m, nn.Conv2d | nn.ConvTranspose2d)]
+        assert convs and all(hasattr(m, "parametrizations") for m in convs)
+        for conv in convs:  # the largest singular value of the weight as used: 1
+            for _ in range(30):  # the power iteration converges with more calls
+                conv(torch.zeros(1, conv.in_channels, 8, 8))
+            w = conv.weight.detach()
+            matrix = (w.transpose(0, 1) if isinstance(conv, nn.ConvTranspose2d) else w).flatten(1)
+            assert float(torch.linalg.matrix_norm(matrix, ord=2)) == pytest.approx(1.0, rel=0.2)
+    assert not any(hasattr(m, "parametrizations") for m in spec.model.d_x.modules())
+    trainer = CycleTrainer(spec.model, spec.config, callbacks=spec.callbacks, device="cpu")
+    trainer.fit(random_batches(2, size=32, batch_size=1), max_steps=2)
+    averaged = trainer.inference_generator("xy")
+    assert averaged is not spec.model.g_xy
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        out = averaged(x)
+    assert out.shape == x.shape and torch.isfinite(out).all()
