@@ -97,6 +97,7 @@ _PROTOTYPE_TRAINERS = {
     "label_smoothing": ("lsgan_targets", "SmoothedLabelsTrainer"),
     "instance_noise": ("instance_noise", "InstanceNoiseTrainer"),
     "feature_matching": ("feature_matching", "FeatureMatchingTrainer"),
+    "bcr": ("consistency", "ConsistencyTrainer"),
 }
 
 
@@ -446,6 +447,10 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # its trainer): the generators also pull the discriminators' position-averaged hidden
         # features of their fakes towards those of the real images, pix2pixHD's weight 10
         "ref+ema_p2+residual+no_identity+d_no_norm+feature_matching": cur(),
+        # balanced consistency regularisation (bCR, Zhao et al. 2021; benchmarks/
+        # consistency.py, trained with its trainer): the discriminators score each image and
+        # its mirrored, shifted copy alike, weight 10; what they judge is not augmented
+        "ref+ema_p2+residual+no_identity+d_no_norm+bcr": cur(),
         # the generators' stem (the 7x7 conv on the image) without InstanceNorm, like the
         # discriminators' first layer: every later InstanceNorm removes each feature map's mean,
         # so only here can the input's absolute colour shape which features fire

@@ -616,3 +616,44 @@ def test_spectrally_normalised_generators_train_and_average() -> None:
     with torch.no_grad():
         out = averaged(x)
     assert out.shape == x.shape and torch.isfinite(out).all()
+
+
+def test_bcr_adds_the_discriminators_disagreement_with_themselves_on_moved_images() -> None:
+    import torch
+
+    from _tiny import random_batches, tiny_model
+    from unpaired_i2i import CycleTrainer, TrainConfig
+
+    bcr = bench._prototype("consistency")
+    assert bench._trainer_class("ref+ema_p2+residual+no_identity+d_no_norm+bcr") is (
+        bcr.ConsistencyTrainer
+    )
+    model = tiny_model(0)
+    trainer = bcr.ConsistencyTrainer(model, TrainConfig(), device="cpu")
+    plain = CycleTrainer(model, TrainConfig(), device="cpu")
+    gen = torch.Generator().manual_seed(0)
+    real = torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1
+    fake = torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1
+    d = model.d_y
+    torch.manual_seed(1)
+    loss = trainer.compute_discriminator_loss(d, real, fake)
+    torch.manual_seed(1)
+    moved = bcr.flip_and_shift(torch.cat([real, fake]))
+    with torch.no_grad():
+        diff = d(moved) - d(torch.cat([real, fake]))
+    expected = bcr.WEIGHT * (diff[:2].pow(2).mean() + diff[2:].pow(2).mean())
+    base = plain.compute_discriminator_loss(d, real, fake)
+    assert float((loss - base).detach()) == pytest.approx(float(expected), rel=1e-4)
+    assert float(expected) > 0
+    # a discriminator blind to position and mirroring pays nothing: a constant one
+    flat = torch.nn.Conv2d(3, 1, 1)
+    torch.nn.init.zeros_(flat.weight)
+    with torch.no_grad():
+        extra = trainer.compute_discriminator_loss(flat, real, fake)
+        extra = extra - plain.compute_discriminator_loss(flat, real, fake)
+    assert float(extra) == 0.0
+    shifted = bcr.flip_and_shift(real)
+    assert shifted.shape == real.shape and not torch.equal(shifted, real)
+    fresh = bcr.ConsistencyTrainer(tiny_model(0), TrainConfig(pool_size=0), device="cpu")
+    fresh.fit(random_batches(1, size=32, batch_size=1), max_steps=2)
+    assert fresh.state.step == 2
