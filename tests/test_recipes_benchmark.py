@@ -485,10 +485,20 @@ def test_label_smoothing_aims_only_the_discriminators_real_scores_at_0_9() -> No
         hinge._gan(scores, True, for_discriminator=True)
 
 
+def _fits_two_steps(trainer_class: Any, *, size: int) -> None:
+    """A prototype trainer on the tiny model takes two steps of ``fit`` from scratch."""
+    from _tiny import random_batches, tiny_model
+    from unpaired_i2i import TrainConfig
+
+    fresh = trainer_class(tiny_model(0), TrainConfig(pool_size=0), device="cpu")
+    fresh.fit(random_batches(1, size=size, batch_size=1), max_steps=2)
+    assert fresh.state.step == 2
+
+
 def test_instance_noise_falls_from_sigma_to_zero_over_the_run() -> None:
     import torch
 
-    from _tiny import random_batches, tiny_model
+    from _tiny import tiny_model
     from unpaired_i2i import TrainConfig
 
     noise = bench._prototype("instance_noise")
@@ -507,15 +517,13 @@ def test_instance_noise_falls_from_sigma_to_zero_over_the_run() -> None:
     assert trainer.sigma() == pytest.approx(0.025)
     trainer.state.step = 4
     assert trainer.sigma() == 0.0 and torch.equal(trainer._augment(images), images)
-    fresh = noise.InstanceNoiseTrainer(tiny_model(0), TrainConfig(pool_size=0), device="cpu")
-    fresh.fit(random_batches(1, size=8, batch_size=1), max_steps=2)
-    assert fresh.state.step == 2
+    _fits_two_steps(noise.InstanceNoiseTrainer, size=8)
 
 
 def test_feature_matching_adds_the_distance_of_the_fakes_feature_means_to_the_reals() -> None:
     import torch
 
-    from _tiny import random_batches, tiny_model
+    from _tiny import tiny_model
     from unpaired_i2i import ConvDiscriminator, CycleTrainer, TrainConfig
 
     fm = bench._prototype("feature_matching")
@@ -549,9 +557,7 @@ def test_feature_matching_adds_the_distance_of_the_fakes_feature_means_to_the_re
     assert fake.grad is not None and float(fake.grad.abs().sum()) > 0
     with pytest.raises(TypeError, match="expected a ConvDiscriminator"):
         fm.feature_means(torch.nn.Identity(), real)
-    fresh = fm.FeatureMatchingTrainer(tiny_model(0), TrainConfig(pool_size=0), device="cpu")
-    fresh.fit(random_batches(1, size=8, batch_size=1), max_steps=2)
-    assert fresh.state.step == 2
+    _fits_two_steps(fm.FeatureMatchingTrainer, size=8)
 
 
 def test_up_blur_filters_after_each_transposed_conv_and_removes_a_checkerboard() -> None:
@@ -621,7 +627,7 @@ def test_spectrally_normalised_generators_train_and_average() -> None:
 def test_bcr_adds_the_discriminators_disagreement_with_themselves_on_moved_images() -> None:
     import torch
 
-    from _tiny import random_batches, tiny_model
+    from _tiny import tiny_model
     from unpaired_i2i import CycleTrainer, TrainConfig
 
     bcr = bench._prototype("consistency")
@@ -654,6 +660,4 @@ def test_bcr_adds_the_discriminators_disagreement_with_themselves_on_moved_image
     assert float(extra) == 0.0
     shifted = bcr.flip_and_shift(real)
     assert shifted.shape == real.shape and not torch.equal(shifted, real)
-    fresh = bcr.ConsistencyTrainer(tiny_model(0), TrainConfig(pool_size=0), device="cpu")
-    fresh.fit(random_batches(1, size=32, batch_size=1), max_steps=2)
-    assert fresh.state.step == 2
+    _fits_two_steps(bcr.ConsistencyTrainer, size=32)
