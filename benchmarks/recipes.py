@@ -70,11 +70,6 @@ def _layer_norm(channels: int) -> Any:
     return nn.GroupNorm(1, channels, affine=False)
 
 
-def _patch_nce() -> Any:
-    """``benchmarks/patch_nce.py`` (CUT's PatchNCE term, a prototype), loaded by its path."""
-    return _prototype("patch_nce")
-
-
 def _prototype(stem: str) -> Any:
     """``benchmarks/<stem>.py`` (a prototype not yet in the library), loaded by its path."""
     import importlib.util
@@ -172,42 +167,45 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
 
         return build_edited
 
-    def patch_heads(spec: Any) -> None:
-        # the PatchNCE prototype's MLPs on both generators (train with _trainer_class)
-        for generator in spec.model.generators:
-            _patch_nce().add_patch_heads(generator)
+    def each_generator(change: Callable[[Any], None]) -> Callable[[Any], None]:
+        # an edit that makes ``change`` to both generators of the spec
+        def edit(spec: Any) -> None:
+            for generator in spec.model.generators:
+                change(generator)
+
+        return edit
+
+    def patch_heads(generator: Any) -> None:
+        # the PatchNCE prototype's MLPs (train with _trainer_class)
+        _prototype("patch_nce").add_patch_heads(generator)
 
     def lookahead(spec: Any) -> None:
         # the Lookahead prototype's callback, first, so the average sees synchronised weights
         spec.callbacks.insert(0, _prototype("lookahead").Lookahead(k=5, alpha=0.5))
 
-    def attention(spec: Any) -> None:
-        # the self-attention prototype's block in both generators
-        for generator in spec.model.generators:
-            _prototype("self_attention").add_self_attention(generator)
+    def attention(generator: Any) -> None:
+        # the self-attention prototype's block
+        _prototype("self_attention").add_self_attention(generator)
 
-    def up_blur(spec: Any) -> None:
-        # the blur prototype's filter after both generators' transposed convolutions
-        for generator in spec.model.generators:
-            _prototype("blur").add_up_blur(generator)
+    def up_blur(generator: Any) -> None:
+        # the blur prototype's filter after the transposed convolutions
+        _prototype("blur").add_up_blur(generator)
 
-    def g_spectral(spec: Any) -> None:
-        # spectral normalisation of every conv in both generators (SAGAN's generators)
+    def g_spectral(generator: Any) -> None:
+        # spectral normalisation of every conv (SAGAN's generators)
         from torch import nn
         from torch.nn.utils.parametrizations import spectral_norm
 
-        for generator in spec.model.generators:
-            for module in list(generator.modules()):
-                if isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
-                    spectral_norm(module)
+        for module in list(generator.modules()):
+            if isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
+                spectral_norm(module)
 
-    def stem_without_norm(spec: Any) -> None:
-        # the generators' first conv without its InstanceNorm (as the discriminators' first
-        # layer has none): the input's absolute colours reach the features
+    def stem_without_norm(generator: Any) -> None:
+        # the first conv without its InstanceNorm (as the discriminators' first layer has
+        # none): the input's absolute colours reach the features
         from torch import nn
 
-        for generator in spec.model.generators:
-            generator.stem.norm = nn.Identity()
+        generator.stem.norm = nn.Identity()
 
     def two_scales(spec: Any) -> None:
         # the two-scale prototype's discriminators, the recipe's weights at the fine scale
@@ -362,7 +360,9 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # added for each generator with CUT's weight 1: each output patch is tied to the input
         # patch at its place, in the generator's own encoder features, rather than the whole
         # image to its cycle
-        "ref+ema_p2+residual+no_identity+d_no_norm+patch_nce": edited(cur(), patch_heads),
+        "ref+ema_p2+residual+no_identity+d_no_norm+patch_nce": edited(
+            cur(), each_generator(patch_heads)
+        ),
         # transposed convs with a 4x4 kernel (stride 2): every output pixel gets the same
         # number of kernel taps, so no checkerboard from uneven overlap (Odena et al. 2016),
         # with the reference's upsampling kept otherwise
@@ -394,7 +394,9 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # SAGAN's self-attention (Zhang et al. 2019; benchmarks/self_attention.py) after the
         # middle residual block of each generator, starting as the identity: every bottleneck
         # position sees the whole scene, not a neighbourhood
-        "ref+ema_p2+residual+no_identity+d_no_norm+self_attention": edited(cur(), attention),
+        "ref+ema_p2+residual+no_identity+d_no_norm+self_attention": edited(
+            cur(), each_generator(attention)
+        ),
         # Adam's first moment over about 10 steps instead of 2 (beta1 0.9, Adam's own default):
         # momentum 0 lost clearly (betas_0_0.99), so the other side of the reference's 0.5
         "ref+ema_p2+residual+no_identity+d_no_norm+beta1_0.9": cur(betas=(0.9, 0.999)),
@@ -455,16 +457,18 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # discriminators' first layer: every later InstanceNorm removes each feature map's mean,
         # so only here can the input's absolute colour shape which features fire
         "ref+ema_p2+residual+no_identity+d_no_norm+g_stem_no_norm": edited(
-            cur(), stem_without_norm
+            cur(), each_generator(stem_without_norm)
         ),
         # StyleGAN2's low-pass filter after upsampling (benchmarks/blur.py): a 3x3 binomial
         # blur after each stride-2 transposed conv evens out the uneven kernel overlap that
         # draws the checkerboard, with the recipe's weights
-        "ref+ema_p2+residual+no_identity+d_no_norm+up_blur": edited(cur(), up_blur),
+        "ref+ema_p2+residual+no_identity+d_no_norm+up_blur": edited(cur(), each_generator(up_blur)),
         # spectral normalisation in the generators too (SAGAN, Zhang et al. 2019: in both
         # networks, for stable training): each conv's largest singular value held at 1, which
         # bounds how far one step can move the change the residual head writes
-        "ref+ema_p2+residual+no_identity+d_no_norm+g_spectral_norm": edited(cur(), g_spectral),
+        "ref+ema_p2+residual+no_identity+d_no_norm+g_spectral_norm": edited(
+            cur(), each_generator(g_spectral)
+        ),
         # discriminators with a layer norm (one group: each sample's features normalised over
         # channels and positions together): their activations bounded, as InstanceNorm bounded
         # them, but the colour, which InstanceNorm removed with each channel's own mean, kept

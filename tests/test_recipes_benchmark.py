@@ -162,6 +162,15 @@ def test_checkpoint_folders_keep_realisations_apart(tmp_path: Path) -> None:
     assert "/" not in folder(1, "Intel(R) Xeon(R) Processor/amx").name
 
 
+def _assert_same_weights(net: Any, same: Any) -> None:
+    """``net`` and ``same`` hold equal tensors under the same state-dict keys."""
+    import torch
+
+    assert net.state_dict().keys() == same.state_dict().keys()
+    for a, b in zip(net.state_dict().values(), same.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
 def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -> None:
     from torch import nn
 
@@ -267,9 +276,8 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
                 assert abs(float(a.weight.detach().std()) / (2 / fan_in) ** 0.5 - 1) < 0.1
                 assert abs(float(b.weight.detach().std()) / 0.02 - 1) < 0.1
                 assert torch.allclose(c.weight, b.weight / 2)  # the same draw, half the scale
-    for he_g, plain_g in zip(small_d.generators, plain.generators, strict=True):
-        for a, b in zip(he_g.state_dict().values(), plain_g.state_dict().values(), strict=True):
-            assert torch.equal(a, b)
+    for small_g, plain_g in zip(small_d.generators, plain.generators, strict=True):
+        _assert_same_weights(small_g, plain_g)
     torch.manual_seed(0)
     stem = candidates[cur + "+g_stem_no_norm"](0, dict(small)).model
     torch.manual_seed(0)
@@ -279,21 +287,19 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
         assert isinstance(same.stem.norm, nn.InstanceNorm2d)
         later = [m for m in net.modules() if isinstance(m, nn.InstanceNorm2d)]
         assert len(later) == sum(isinstance(m, nn.InstanceNorm2d) for m in same.modules()) - 1
-        for a, b in zip(net.state_dict().values(), same.state_dict().values(), strict=True):
-            assert torch.equal(a, b)  # the same weights: only the stem's norm is gone
+        _assert_same_weights(net, same)  # only the stem's norm is gone
     zero = candidates[cur + "+zero_out"](0, dict(small)).model
     assert all(net.get_config()["zero_init_output"] for net in zero.generators)
     assert zero.d_x.get_config()["norm"] == "none"
     assert not reference.model.g_xy.get_config()["zero_init_output"]
     for he_g, plain_g in zip(he.generators, plain.generators, strict=True):
-        for a, b in zip(he_g.state_dict().values(), plain_g.state_dict().values(), strict=True):
-            assert torch.equal(a, b)
+        _assert_same_weights(he_g, plain_g)
 
 
 def test_patch_nce_prefers_the_matching_patch_and_trains_its_heads() -> None:
     import torch
 
-    nce = bench._patch_nce()
+    nce = bench._prototype("patch_nce")
     gen = torch.Generator().manual_seed(0)
     key = torch.nn.functional.normalize(torch.randn(2, 16, 8, generator=gen), dim=-1)
     other = torch.nn.functional.normalize(torch.randn(2, 16, 8, generator=gen), dim=-1)
@@ -380,7 +386,6 @@ def test_lookahead_moves_the_slow_weights_part_of_the_way_and_resets_the_fast_on
 
 
 def test_lookahead_resumes_exactly_from_a_checkpoint(tmp_path: Path) -> None:
-    import torch
 
     from _tiny import Crash, random_batches
     from unpaired_i2i import ModelCheckpoint
@@ -400,8 +405,7 @@ def test_lookahead_resumes_exactly_from_a_checkpoint(tmp_path: Path) -> None:
     resumed.load_checkpoint(tmp_path / "step-00000004.pt")
     resumed.fit(batches)
     assert resumed.state.step == straight.state.step == 14
-    for a, b in zip(straight.model.parameters(), resumed.model.parameters(), strict=True):
-        assert torch.equal(a, b)
+    _assert_same_weights(straight.model, resumed.model)
     with pytest.raises(ValueError, match="saved with k=3, alpha=0.5, loaded into k=2"):
         lookahead.Lookahead(k=2).load_state_dict(crashed.state_dict())
 
@@ -575,9 +579,7 @@ def test_up_blur_filters_after_each_transposed_conv_and_removes_a_checkerboard()
     for net, same in zip(blurred.generators, plain.generators, strict=True):
         kinds = [[type(m).__name__ for m in layer.children()] for layer in net.decoder]
         assert kinds == [["ConvTranspose2d", "Blur", "InstanceNorm2d", "ReLU"]] * 2
-        assert net.state_dict().keys() == same.state_dict().keys()
-        for a, b in zip(net.state_dict().values(), same.state_dict().values(), strict=True):
-            assert torch.equal(a, b)
+        _assert_same_weights(net, same)
         x = torch.rand(1, 3, 16, 16) * 2 - 1
         assert net(x).shape == same(x).shape and not torch.equal(net(x), same(x))
     f = blur.Blur(2)
