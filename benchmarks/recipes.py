@@ -70,6 +70,13 @@ def _layer_norm(channels: int) -> Any:
     return nn.GroupNorm(1, channels, affine=False)
 
 
+def _affine_instance_norm(channels: int) -> Any:
+    """``InstanceNorm2d`` with a learned per-channel scale and shift (``affine=True``)."""
+    from torch import nn
+
+    return nn.InstanceNorm2d(channels, affine=True)
+
+
 def _prototype(stem: str) -> Any:
     """``benchmarks/<stem>.py`` (a prototype not yet in the library), loaded by its path."""
     import importlib.util
@@ -93,6 +100,7 @@ _PROTOTYPE_TRAINERS = {
     "instance_noise": ("instance_noise", "InstanceNoiseTrainer"),
     "feature_matching": ("feature_matching", "FeatureMatchingTrainer"),
     "bcr": ("consistency", "ConsistencyTrainer"),
+    "cycle_ssim": ("ssim_cycle", "SSIMCycleTrainer"),
 }
 
 
@@ -190,6 +198,10 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
     def up_blur(generator: Any) -> None:
         # the blur prototype's filter after the transposed convolutions
         _prototype("blur").add_up_blur(generator)
+
+    def pixel_shuffle(generator: Any) -> None:
+        # the sub-pixel prototype's upsampling, ICNR-initialised from the recipe's own draw
+        _prototype("pixel_shuffle").add_pixel_shuffle(generator)
 
     def g_spectral(generator: Any) -> None:
         # spectral normalisation of every conv (SAGAN's generators)
@@ -453,6 +465,20 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # consistency.py, trained with its trainer): the discriminators score each image and
         # its mirrored, shifted copy alike, weight 10; what they judge is not augmented
         "ref+ema_p2+residual+no_identity+d_no_norm+bcr": cur(),
+        # sub-pixel convolutions (Shi et al. 2016) with ICNR (Aitken et al. 2017) in place of
+        # the transposed convs: a conv to four times the channels, then PixelShuffle, the four
+        # sub-pixel kernels equal at the start (a conv, then nearest upsampling: no
+        # checkerboard) and free to differ as they train; unlike resize_conv, no fixed upsampling
+        "ref+ema_p2+residual+no_identity+d_no_norm+pixel_shuffle": edited(
+            cur(), each_generator(pixel_shuffle)
+        ),
+        # the cycle term as Zhao et al.'s (2017) mix of SSIM and L1 (0.84 / 0.16,
+        # benchmarks/ssim_cycle.py): the reconstruction judged on local structure, not only
+        # per pixel
+        "ref+ema_p2+residual+no_identity+d_no_norm+cycle_ssim": cur(),
+        # the generators' InstanceNorm with learned scale and shift (affine=True, as most
+        # later image-to-image models use it; the reference's has none)
+        "ref+ema_p2+residual+no_identity+d_no_norm+g_affine_norm": cur(norm=_affine_instance_norm),
         # the generators' stem (the 7x7 conv on the image) without InstanceNorm, like the
         # discriminators' first layer: every later InstanceNorm removes each feature map's mean,
         # so only here can the input's absolute colour shape which features fire

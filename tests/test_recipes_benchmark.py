@@ -294,6 +294,13 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
     assert not reference.model.g_xy.get_config()["zero_init_output"]
     for he_g, plain_g in zip(he.generators, plain.generators, strict=True):
         _assert_same_weights(he_g, plain_g)
+    affine = candidates[cur + "+g_affine_norm"](0, dict(small)).model
+    for net in affine.generators:
+        inorms = [m for m in net.modules() if isinstance(m, nn.InstanceNorm2d)]
+        assert inorms and all(m.affine for m in inorms)
+        assert bench._generator_record(net)["norm"] == "_affine_instance_norm"
+    assert not any(getattr(m, "affine", False) for m in reference.model.g_xy.modules())
+    assert affine.d_x.get_config()["norm"] == "none"
 
 
 def test_patch_nce_prefers_the_matching_patch_and_trains_its_heads() -> None:
@@ -663,3 +670,93 @@ def test_bcr_adds_the_discriminators_disagreement_with_themselves_on_moved_image
     shifted = bcr.flip_and_shift(real)
     assert shifted.shape == real.shape and not torch.equal(shifted, real)
     _fits_two_steps(bcr.ConsistencyTrainer, size=32)
+
+
+def test_pixel_shuffle_starts_as_nearest_upsampling_of_the_recipes_kernel() -> None:
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    from unpaired_i2i import ResnetGenerator
+
+    ps = bench._prototype("pixel_shuffle")
+    cur = "ref+ema_p2+residual+no_identity+d_no_norm"
+    small = {"n_blocks": 1, "base_channels": 4}
+    torch.manual_seed(0)
+    shuffled = bench._candidates()[cur + "+pixel_shuffle"](0, dict(small)).model
+    torch.manual_seed(0)
+    plain = bench._candidates()[cur](0, dict(small)).model
+    x = torch.rand(1, 3, 16, 16) * 2 - 1
+    for net, same in zip(shuffled.generators, plain.generators, strict=True):
+        ups = [layer.conv for layer in net.decoder]
+        assert all(isinstance(up, ps.SubPixelUp) for up in ups) and len(ups) == 2
+        for up, old in zip(ups, [layer.conv for layer in same.decoder], strict=True):
+            assert isinstance(old, nn.ConvTranspose2d)
+            h = torch.rand(1, old.in_channels, 5, 7)
+            with torch.no_grad():  # ICNR: a conv of the recipe's kernel, then nearest upsampling
+                kernel = old.weight.transpose(0, 1).flip(-2, -1)
+                low = F.conv2d(F.pad(h, (1, 1, 1, 1), mode="reflect"), kernel, old.bias)
+                expected = F.interpolate(low, scale_factor=2, mode="nearest")
+                assert torch.allclose(up(h), expected, atol=1e-6)
+        # every weight outside the upsampling layers is the recipe's draw
+        mine = net.state_dict()
+        for key, value in same.state_dict().items():
+            if not key.startswith("decoder."):
+                assert torch.equal(mine[key], value), key
+        with torch.no_grad():
+            assert net(x).shape == x.shape
+    gen = torch.Generator().manual_seed(0)
+    kernel = torch.randn(2, 3, 3, 3, generator=gen)
+    icnr = ps.icnr_weight(kernel)
+    assert icnr.shape == (8, 3, 3, 3) and torch.equal(icnr[4:8], kernel[1].expand(4, 3, 3, 3))
+    with pytest.raises(ValueError, match=r"expected a \(C_out, C_in, k, k\) kernel"):
+        ps.icnr_weight(torch.zeros(3, 3))
+    with pytest.raises(ValueError, match="3x3 stride-2 ConvTranspose2d"):
+        ps.SubPixelUp.from_transposed(nn.ConvTranspose2d(2, 2, 4, stride=2))
+    with pytest.raises(ValueError, match="found none"):
+        ps.add_pixel_shuffle(
+            ResnetGenerator.from_preset(
+                "cyclegan", base_channels=4, n_blocks=1, upsampling="resize_conv"
+            )
+        )
+
+
+def test_cycle_ssim_mixes_ssim_and_l1_in_the_cycle_terms() -> None:
+    import torch
+
+    from _tiny import tiny_model
+    from unpaired_i2i import CycleTrainer, TrainConfig, ssim
+
+    mix = bench._prototype("ssim_cycle")
+    name = "ref+ema_p2+residual+no_identity+d_no_norm+cycle_ssim"
+    assert bench._trainer_class(name) is mix.SSIMCycleTrainer
+    gen = torch.Generator().manual_seed(0)
+    real = torch.rand(2, 3, 16, 16, generator=gen) * 2 - 1
+    rec = (torch.rand(2, 3, 16, 16, generator=gen) * 2 - 1).requires_grad_(True)
+    assert float(mix.mixed_cycle_loss(real, real, 10.0)) == pytest.approx(0.0, abs=1e-6)
+    loss = mix.mixed_cycle_loss(real, rec, 10.0)
+    l1 = (rec - real).abs().mean()
+    structure = 1 - ssim((rec + 1) / 2, (real + 1) / 2).mean()
+    expected = 10.0 * (0.16 * l1 + 0.84 * structure)
+    assert float(loss.detach()) == pytest.approx(float(expected.detach()), rel=1e-5)
+    loss.backward()
+    assert rec.grad is not None and float(rec.grad.abs().sum()) > 0
+    # in the trainer: the cycle terms replaced, the adversarial ones and the total consistent
+    model = tiny_model(0)
+    config = TrainConfig(lambda_identity=0.0)
+    trainer = mix.SSIMCycleTrainer(model, config, device="cpu")
+    plain = CycleTrainer(model, config, device="cpu")
+    x, y = (torch.rand(1, 3, 16, 16, generator=gen) * 2 - 1 for _ in range(2))
+    with torch.no_grad():
+        torch.manual_seed(0)
+        outputs = plain.generator_forward(x, y)
+        terms = trainer.compute_generator_loss(x, y, outputs)
+        base = plain.compute_generator_loss(x, y, outputs)
+    assert torch.equal(terms["g_adv_xy"], base["g_adv_xy"])
+    assert float(terms["cycle_x"]) == pytest.approx(
+        float(mix.mixed_cycle_loss(x, outputs["rec_x"], 10.0)), rel=1e-6
+    )
+    assert float(terms["cycle_x"]) != pytest.approx(float(base["cycle_x"]), rel=1e-3)
+    parts = ("g_adv_xy", "g_adv_yx", "cycle_x", "cycle_y", "identity_x", "identity_y")
+    assert float(terms["g_total"]) == pytest.approx(sum(float(terms[k]) for k in parts), rel=1e-6)
+    _fits_two_steps(mix.SSIMCycleTrainer, size=16)
