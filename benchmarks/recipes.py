@@ -570,6 +570,16 @@ def checkpoint_dir(
     return out / "checkpoints" / name
 
 
+def weights_path(
+    out: Path, candidate: str, seed: int, setting: str, threads: int, cpu: str | None
+) -> Path:
+    """Where ``run --save`` keeps a run's X->Y generator weights: one file per realisation,
+    named as its checkpoint folder (:func:`checkpoint_dir`), so a run of the same seed with
+    another thread count or CPU kind does not overwrite them."""
+    name = checkpoint_dir(out, candidate, seed, setting, threads, cpu).name
+    return out / "weights" / f"{name}.pt"
+
+
 def _records(out: Path) -> list[dict[str, Any]]:
     """The run records in ``out/runs.jsonl``, oldest first."""
     return [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines() if line]
@@ -650,6 +660,10 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
 
     torch.set_num_threads(args.threads)
     out = Path(args.out)
+    # the record keeps the CPU's fields only, whatever device trains
+    machine = machine_info("cpu")
+    cpu = _cpu_kind(machine)
+    setting = _setting(args.size, args.n_blocks, args.width)
     train, val, test = _season_data(out / "data", args.size)
     over = _model_overrides(args)
     torch.manual_seed(args.seed)
@@ -684,8 +698,6 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     checkpoints = None
     if args.checkpoint_every:
         # a killed run resumes here (exactly: same seed, threads and CPU kind, same trajectory)
-        setting = _setting(args.size, args.n_blocks, args.width)
-        cpu = _cpu_kind(machine_info("cpu"))
         checkpoints = checkpoint_dir(out, args.candidate, args.seed, setting, args.threads, cpu)
         extra.append(ModelCheckpoint(checkpoints, every_n_steps=args.checkpoint_every, keep_last=0))
     trainer = _trainer_class(args.candidate)(
@@ -722,12 +734,9 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         name: scores if g is generator else score(g) for name, g in others.items() if g is not None
     }
     if args.save:
-        weights = out / "weights"
-        weights.mkdir(parents=True, exist_ok=True)
-        tag = _setting(args.size, args.n_blocks, args.width).replace("/", "_")
-        name = f"{args.candidate}_s{args.seed}_{tag}.pt"
-        torch.save({k: v.cpu() for k, v in generator.state_dict().items()}, weights / name)
-    machine = machine_info(trainer.device)
+        path = weights_path(out, args.candidate, args.seed, setting, args.threads, cpu)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({k: v.cpu() for k, v in generator.state_dict().items()}, path)
     record = {
         "candidate": args.candidate,
         "seed": args.seed,
@@ -1106,7 +1115,14 @@ def _load_generator(out: Path, candidate: str, seed: int, setting: str) -> Any:
         if (r["candidate"], r["seed"], _record_setting(r)) == (candidate, seed, setting)
     ][-1]  # the latest run of that name
     generator = ResnetGenerator(**record["generator"])
-    weights = out / "weights" / f"{candidate}_s{seed}_{setting.replace('/', '_')}.pt"
+    cpu = _cpu_kind(record.get("machine", {}))
+    weights = weights_path(out, candidate, seed, setting, record["threads"], cpu)
+    if not weights.is_file():
+        raise FileNotFoundError(
+            f"no saved weights for the latest recorded run of {candidate} seed {seed} at "
+            f"{setting} ({record['threads']} threads, {cpu}): expected {weights}; run it again "
+            "with --save --no-record on that CPU kind and thread count"
+        )
     generator.load_state_dict(torch.load(weights, weights_only=True, map_location="cpu"))
     return generator.eval()
 

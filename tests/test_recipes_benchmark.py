@@ -162,6 +162,44 @@ def test_checkpoint_folders_keep_realisations_apart(tmp_path: Path) -> None:
     assert "/" not in folder(1, "Intel(R) Xeon(R) Processor/amx").name
 
 
+def test_saved_weights_are_kept_per_realisation_and_load_for_the_latest_record(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    import torch
+
+    from unpaired_i2i import ResnetGenerator
+
+    def path(threads: int, cpu: str | None) -> Path:
+        found = bench.weights_path(tmp_path, "improved", 0, "64", threads, cpu)
+        assert isinstance(found, Path)
+        return found
+
+    one = path(1, "AMD EPYC/avx512")
+    assert one.parent == tmp_path / "weights"
+    assert one.name == "improved_s0_64_1t_AMD-EPYC-avx512.pt"
+    assert len({one, path(2, "AMD EPYC/avx512"), path(1, "AMD EPYC/avx2")}) == 3
+    torch.manual_seed(0)
+    generator = ResnetGenerator.from_preset("cyclegan", base_channels=4, n_blocks=1)
+    flags = ["avx2", "avx512f"]
+    run = record("improved", 0, 0.2, 0.2, flags=tuple(flags)) | {
+        "generator": generator.get_config()
+    }
+    run["n_blocks"] = 1
+    setting = bench._record_setting(run)
+    assert setting == "64/b1/w4"
+    (tmp_path / "runs.jsonl").write_text(json.dumps(run) + "\n")
+    saved = bench.weights_path(tmp_path, "improved", 0, setting, 1, "AMD EPYC/avx512")
+    with pytest.raises(FileNotFoundError, match=saved.name):
+        bench._load_generator(tmp_path, "improved", 0, setting)
+    saved.parent.mkdir()
+    torch.save(generator.state_dict(), saved)
+    loaded = bench._load_generator(tmp_path, "improved", 0, setting)
+    _assert_same_weights(loaded, generator)
+    assert not loaded.training
+
+
 def _assert_same_weights(net: Any, same: Any) -> None:
     """``net`` and ``same`` hold equal tensors under the same state-dict keys."""
     import torch
