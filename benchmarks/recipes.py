@@ -101,6 +101,7 @@ _PROTOTYPE_TRAINERS = {
     "feature_matching": ("feature_matching", "FeatureMatchingTrainer"),
     "bcr": ("consistency", "ConsistencyTrainer"),
     "cycle_ssim": ("ssim_cycle", "SSIMCycleTrainer"),
+    "amsgrad": ("amsgrad", "AMSGradTrainer"),
 }
 
 
@@ -479,6 +480,18 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # the generators' InstanceNorm with learned scale and shift (affine=True, as most
         # later image-to-image models use it; the reference's has none)
         "ref+ema_p2+residual+no_identity+d_no_norm+g_affine_norm": cur(norm=_affine_instance_norm),
+        # AMSGrad (Reddi et al. 2018; benchmarks/amsgrad.py) in both optimisers: a step never
+        # grows because the gradients got smaller, aimed at the late excursions of about one
+        # run in four
+        "ref+ema_p2+residual+no_identity+d_no_norm+amsgrad": cur(),
+        # orthogonal initialisation of the generators (Saxe et al. 2014, BigGAN's choice) with
+        # gain 1: each conv's filters orthonormal, entries about as large as the reference's
+        # N(0, 0.02) in the output layer (its fan-in is 3136); the discriminators as the recipe's
+        "ref+ema_p2+residual+no_identity+d_no_norm+g_orthogonal": cur(
+            init="orthogonal",
+            init_gain=1.0,
+            discriminator_overrides={"init": "normal", "init_gain": 0.02},
+        ),
         # the generators' stem (the 7x7 conv on the image) without InstanceNorm, like the
         # discriminators' first layer: every later InstanceNorm removes each feature map's mean,
         # so only here can the input's absolute colour shape which features fire

@@ -339,6 +339,20 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
         assert bench._generator_record(net)["norm"] == "_affine_instance_norm"
     assert not any(getattr(m, "affine", False) for m in reference.model.g_xy.modules())
     assert affine.d_x.get_config()["norm"] == "none"
+    import torch
+
+    torch.manual_seed(0)
+    ortho = candidates[cur + "+g_orthogonal"](0, {"n_blocks": 1, "base_channels": 64}).model
+    for net in ortho.generators:
+        for conv in (m for m in net.modules() if isinstance(m, nn.Conv2d | nn.ConvTranspose2d)):
+            rows = conv.weight.detach().flatten(1)
+            if rows.shape[0] > rows.shape[1]:
+                rows = rows.T
+            gram = rows @ rows.T  # orthonormal rows (gain 1)
+            assert torch.allclose(gram, torch.eye(len(gram)), atol=1e-4)
+    for d in (ortho.d_x, ortho.d_y):  # the recipe's N(0, 0.02) discriminators
+        for conv in (m for m in d.modules() if isinstance(m, nn.Conv2d)):
+            assert abs(float(conv.weight.detach().std()) / 0.02 - 1) < 0.1
 
 
 def test_patch_nce_prefers_the_matching_patch_and_trains_its_heads() -> None:
@@ -798,3 +812,31 @@ def test_cycle_ssim_mixes_ssim_and_l1_in_the_cycle_terms() -> None:
     parts = ("g_adv_xy", "g_adv_yx", "cycle_x", "cycle_y", "identity_x", "identity_y")
     assert float(terms["g_total"]) == pytest.approx(sum(float(terms[k]) for k in parts), rel=1e-6)
     _fits_two_steps(mix.SSIMCycleTrainer, size=16)
+
+
+def test_amsgrad_switches_both_optimisers_before_the_first_step() -> None:
+    import torch
+
+    from _tiny import random_batches, tiny_model
+    from unpaired_i2i import CycleTrainer, TrainConfig
+
+    ams = bench._prototype("amsgrad")
+    assert bench._trainer_class("ref+ema_p2+residual+no_identity+d_no_norm+amsgrad") is (
+        ams.AMSGradTrainer
+    )
+    trainer = ams.AMSGradTrainer(tiny_model(0), TrainConfig(pool_size=0), device="cpu")
+    plain = CycleTrainer(tiny_model(0), TrainConfig(pool_size=0), device="cpu")
+    for optimizer in (trainer.optimizer_g, trainer.optimizer_d):
+        assert all(group["amsgrad"] for group in optimizer.param_groups)
+    assert not any(group["amsgrad"] for group in plain.optimizer_g.param_groups)
+    trainer.fit(random_batches(1, size=16, batch_size=1), max_steps=2)
+    for optimizer in (trainer.optimizer_g, trainer.optimizer_d):
+        state = optimizer.state_dict()
+        assert state["param_groups"][0]["amsgrad"]  # what a checkpoint keeps
+        for entry in state["state"].values():
+            assert (entry["max_exp_avg_sq"] >= entry["exp_avg_sq"]).all()
+    plain.fit(random_batches(1, size=16, batch_size=1), max_steps=1)
+    with pytest.raises(RuntimeError, match="has not stepped yet"):
+        ams.use_amsgrad(plain.optimizer_g)
+    with pytest.raises(TypeError, match="expected a torch.optim.Adam; got SGD"):
+        ams.use_amsgrad(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1))
