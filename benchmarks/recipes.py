@@ -220,6 +220,15 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
 
         generator.stem.norm = nn.Identity()
 
+    def d_reflect(spec: Any) -> None:
+        # reflection padding in the discriminators' convs: the same weights, no zero border
+        from torch import nn
+
+        for d in (spec.model.d_x, spec.model.d_y):
+            for module in d.modules():
+                if isinstance(module, nn.Conv2d) and module.padding != (0, 0):
+                    module.padding_mode = "reflect"
+
     def two_scales(spec: Any) -> None:
         # the two-scale prototype's discriminators, the recipe's weights at the fine scale
         two_scale = _prototype("multiscale").two_scale
@@ -487,6 +496,15 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # orthogonal initialisation of the generators (Saxe et al. 2014, BigGAN's choice) with
         # gain 1: each conv's filters orthonormal, entries about as large as the reference's
         # N(0, 0.02) in the output layer (its fan-in is 3136); the discriminators as the recipe's
+        # noise in the cycle (cycle_noise=0.1, the library's option: the backward generator
+        # sees the translation plus N(0, 0.1^2), so the input cannot come back through a faint
+        # hidden signal, Chu et al. 2017); lost on the reference + EMA, whose generators drew a
+        # new image; the recipe's residual ones edit the input
+        "ref+ema_p2+residual+no_identity+d_no_norm+cycle_noise": cur(cycle_noise=0.1),
+        # reflection padding in the norm-free discriminators: a zero border is a flat mid-grey
+        # frame that tells each patch where the image ends (a position cue the generators can
+        # answer with border artefacts); the weights are the recipe's draw
+        "ref+ema_p2+residual+no_identity+d_no_norm+d_reflect": edited(cur(), d_reflect),
         "ref+ema_p2+residual+no_identity+d_no_norm+g_orthogonal": cur(
             init="orthogonal",
             init_gain=1.0,

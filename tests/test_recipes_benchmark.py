@@ -353,6 +353,23 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
     for d in (ortho.d_x, ortho.d_y):  # the recipe's N(0, 0.02) discriminators
         for conv in (m for m in d.modules() if isinstance(m, nn.Conv2d)):
             assert abs(float(conv.weight.detach().std()) / 0.02 - 1) < 0.1
+    assert candidates[cur + "+cycle_noise"](0, dict(small)).config.cycle_noise == 0.1
+    assert reference.config.cycle_noise == 0.0
+    torch.manual_seed(0)
+    reflect = candidates[cur + "+d_reflect"](0, {"n_blocks": 1, "base_channels": 64}).model
+    torch.manual_seed(0)
+    plain = candidates[cur](0, {"n_blocks": 1, "base_channels": 64}).model
+    x = torch.rand(1, 3, 160, 160) * 2 - 1  # 18x18 scores, the inner 12x12 clear of the border
+    for d, same in ((reflect.d_x, plain.d_x), (reflect.d_y, plain.d_y)):
+        _assert_same_weights(d, same)
+        convs = [m for m in d.modules() if isinstance(m, nn.Conv2d)]
+        assert convs and all(m.padding_mode == "reflect" for m in convs)
+        with torch.no_grad():
+            scores, zero_padded = d(x), same(x)
+            assert scores.shape == zero_padded.shape == (1, 1, 18, 18)
+            # the interior scores match: only the windows that reach the border differ
+            assert torch.allclose(scores[..., 3:-3, 3:-3], zero_padded[..., 3:-3, 3:-3], atol=1e-6)
+            assert bool((scores[..., 0, :] != zero_padded[..., 0, :]).all())  # the top row
 
 
 def test_patch_nce_prefers_the_matching_patch_and_trains_its_heads() -> None:
