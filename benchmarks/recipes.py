@@ -505,6 +505,14 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # frame that tells each patch where the image ends (a position cue the generators can
         # answer with border artefacts); the weights are the recipe's draw
         "ref+ema_p2+residual+no_identity+d_no_norm+d_reflect": edited(cur(), d_reflect),
+        # a small identity term back (lambda_identity=0.1, i.e. weight 1 against the cycle's 10;
+        # the reference's is 0.5): each generator fed its own output domain should leave it as
+        # it is, a hold on colours the norm-free discriminators may pull away; the reference's
+        # six generator calls a step instead of the recipe's four
+        "ref+ema_p2+residual+no_identity+d_no_norm+identity0.1": cur(lambda_identity=0.1),
+        # 4x4 stride-2 convs in the generators' encoder (down_kernel_size=4): every input pixel
+        # reaches the same number of kernel taps, the downsampling side of up_kernel4
+        "ref+ema_p2+residual+no_identity+d_no_norm+down_kernel4": cur(down_kernel_size=4),
         "ref+ema_p2+residual+no_identity+d_no_norm+g_orthogonal": cur(
             init="orthogonal",
             init_gain=1.0,

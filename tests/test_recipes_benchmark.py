@@ -354,6 +354,14 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
         for conv in (m for m in d.modules() if isinstance(m, nn.Conv2d)):
             assert abs(float(conv.weight.detach().std()) / 0.02 - 1) < 0.1
     assert candidates[cur + "+cycle_noise"](0, dict(small)).config.cycle_noise == 0.1
+    identity = candidates[cur + "+identity0.1"](0, dict(small)).config
+    assert identity.lambda_identity == 0.1 and identity.identity_weight == pytest.approx(1.0)
+    assert reference.config.lambda_identity == 0.5
+    down4 = candidates[cur + "+down_kernel4"](0, dict(small)).model
+    for net in down4.generators:
+        assert net.get_config()["down_kernel_size"] == 4
+        assert net(torch.zeros(1, 3, 16, 16)).shape == (1, 3, 16, 16)
+    assert reference.model.g_xy.get_config()["down_kernel_size"] == 3
     assert reference.config.cycle_noise == 0.0
     torch.manual_seed(0)
     reflect = candidates[cur + "+d_reflect"](0, {"n_blocks": 1, "base_channels": 64}).model
