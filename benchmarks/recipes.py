@@ -143,7 +143,8 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
 
     def of(name: str, **fields: Any) -> Callable[[int, dict[str, Any]], Any]:
         def build(seed: int, over: dict[str, Any]) -> Any:
-            return recipe(name, seed=seed, **over, **fields)
+            # the candidate's own fields win over the run's (g_width48's width over --width)
+            return recipe(name, seed=seed, **{**over, **fields})
 
         return build
 
@@ -513,6 +514,10 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # 4x4 stride-2 convs in the generators' encoder (down_kernel_size=4): every input pixel
         # reaches the same number of kernel taps, the downsampling side of up_kernel4
         "ref+ema_p2+residual+no_identity+d_no_norm+down_kernel4": cur(down_kernel_size=4),
+        # generators three quarters as wide (48 channels in the stem, 192 in the residual
+        # blocks; about 0.56x their multiply-adds): the generators' capacity, a knob not tried
+        # on the recipe (the discriminators' width was), for 200 training images a side
+        "ref+ema_p2+residual+no_identity+d_no_norm+g_width48": cur(base_channels=48),
         "ref+ema_p2+residual+no_identity+d_no_norm+g_orthogonal": cur(
             init="orthogonal",
             init_gain=1.0,

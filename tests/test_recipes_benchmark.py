@@ -357,6 +357,10 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
     identity = candidates[cur + "+identity0.1"](0, dict(small)).config
     assert identity.lambda_identity == 0.1 and identity.identity_weight == pytest.approx(1.0)
     assert reference.config.lambda_identity == 0.5
+    width48 = candidates[cur + "+g_width48"](0, {"n_blocks": 1}).model
+    assert all(net.get_config()["base_channels"] == 48 for net in width48.generators)
+    assert width48.d_x.get_config()["base_channels"] == 64
+    assert bench._generator_record(width48.g_xy)["base_channels"] == 48
     down4 = candidates[cur + "+down_kernel4"](0, dict(small)).model
     for net in down4.generators:
         assert net.get_config()["down_kernel_size"] == 4
