@@ -102,6 +102,7 @@ _PROTOTYPE_TRAINERS = {
     "bcr": ("consistency", "ConsistencyTrainer"),
     "cycle_ssim": ("ssim_cycle", "SSIMCycleTrainer"),
     "amsgrad": ("amsgrad", "AMSGradTrainer"),
+    "cycle_decay": ("cycle_decay", "CycleDecayTrainer"),
 }
 
 
@@ -204,6 +205,15 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
     def pixel_shuffle(generator: Any) -> None:
         # the sub-pixel prototype's upsampling, ICNR-initialised from the recipe's own draw
         _prototype("pixel_shuffle").add_pixel_shuffle(generator)
+
+    def leaky(generator: Any) -> None:
+        # every ReLU of the generator a LeakyReLU with slope 0.2 (the weights unchanged)
+        from torch import nn
+
+        for parent in list(generator.modules()):
+            for name, child in list(parent.named_children()):
+                if isinstance(child, nn.ReLU):
+                    setattr(parent, name, nn.LeakyReLU(0.2))
 
     def g_spectral(generator: Any) -> None:
         # spectral normalisation of every conv (SAGAN's generators)
@@ -518,6 +528,13 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # blocks; about 0.56x their multiply-adds): the generators' capacity, a knob not tried
         # on the recipe (the discriminators' width was), for 200 training images a side
         "ref+ema_p2+residual+no_identity+d_no_norm+g_width48": cur(base_channels=48),
+        # LeakyReLU (slope 0.2) in place of the generators' ReLUs, as StarGAN v2's and most
+        # later generators use it: no unit is cut off for a whole image, so a change that
+        # depends on a dark or light region keeps a gradient
+        "ref+ema_p2+residual+no_identity+d_no_norm+g_lrelu": edited(cur(), each_generator(leaky)),
+        # the cycle weight falling linearly from 10 to 5 over the run (Wang and Lin 2017,
+        # benchmarks/cycle_decay.py): the scene held early, the generators freer late
+        "ref+ema_p2+residual+no_identity+d_no_norm+cycle_decay": cur(),
         "ref+ema_p2+residual+no_identity+d_no_norm+g_orthogonal": cur(
             init="orthogonal",
             init_gain=1.0,

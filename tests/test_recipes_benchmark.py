@@ -357,6 +357,19 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
     identity = candidates[cur + "+identity0.1"](0, dict(small)).config
     assert identity.lambda_identity == 0.1 and identity.identity_weight == pytest.approx(1.0)
     assert reference.config.lambda_identity == 0.5
+    torch.manual_seed(0)
+    leaky = candidates[cur + "+g_lrelu"](0, dict(small)).model
+    torch.manual_seed(0)
+    plain = candidates[cur](0, dict(small)).model
+    for net, same in zip(leaky.generators, plain.generators, strict=True):
+        assert not any(isinstance(m, nn.ReLU) for m in net.modules())
+        slopes = [m.negative_slope for m in net.modules() if isinstance(m, nn.LeakyReLU)]
+        assert slopes == [0.2] * sum(isinstance(m, nn.ReLU) for m in same.modules())
+        _assert_same_weights(net, same)
+        image = torch.rand(1, 3, 16, 16) * 2 - 1
+        with torch.no_grad():
+            assert not torch.equal(net(image), same(image))
+    assert any(isinstance(m, nn.LeakyReLU) for m in leaky.d_x.modules())  # as the recipe's
     width48 = candidates[cur + "+g_width48"](0, {"n_blocks": 1}).model
     assert all(net.get_config()["base_channels"] == 48 for net in width48.generators)
     assert width48.d_x.get_config()["base_channels"] == 64
@@ -869,3 +882,39 @@ def test_amsgrad_switches_both_optimisers_before_the_first_step() -> None:
         ams.use_amsgrad(plain.optimizer_g)
     with pytest.raises(TypeError, match="expected a torch.optim.Adam; got SGD"):
         ams.use_amsgrad(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1))
+
+
+def test_cycle_decay_scales_the_cycle_terms_from_one_to_a_half_over_the_run() -> None:
+    import torch
+
+    from _tiny import tiny_model
+    from unpaired_i2i import CycleTrainer, TrainConfig
+
+    decay = bench._prototype("cycle_decay")
+    name = "ref+ema_p2+residual+no_identity+d_no_norm+cycle_decay"
+    assert bench._trainer_class(name) is decay.CycleDecayTrainer
+    model = tiny_model(0)
+    config = TrainConfig(lambda_identity=0.0)
+    trainer = decay.CycleDecayTrainer(model, config, device="cpu")
+    plain = CycleTrainer(model, config, device="cpu")
+    with pytest.raises(ValueError, match=r"expected fit\(max_steps=N\)"):
+        trainer.cycle_factor()
+    trainer.state.max_steps = 1000
+    factors = []
+    for step in (0, 500, 1000):
+        trainer.state.step = step
+        factors.append(trainer.cycle_factor())
+    assert factors == [1.0, 0.75, 0.5]
+    gen = torch.Generator().manual_seed(0)
+    x, y = (torch.rand(1, 3, 16, 16, generator=gen) * 2 - 1 for _ in range(2))
+    trainer.state.step = 500
+    with torch.no_grad():
+        outputs = plain.generator_forward(x, y)
+        terms = trainer.compute_generator_loss(x, y, outputs)
+        base = plain.compute_generator_loss(x, y, outputs)
+    for key in ("cycle_x", "cycle_y"):
+        assert float(terms[key]) == pytest.approx(0.75 * float(base[key]), rel=1e-6)
+    assert torch.equal(terms["g_adv_yx"], base["g_adv_yx"])
+    parts = ("g_adv_xy", "g_adv_yx", "cycle_x", "cycle_y", "identity_x", "identity_y")
+    assert float(terms["g_total"]) == pytest.approx(sum(float(terms[k]) for k in parts), rel=1e-6)
+    _fits_two_steps(decay.CycleDecayTrainer, size=16)
