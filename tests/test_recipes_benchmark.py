@@ -200,6 +200,16 @@ def test_saved_weights_are_kept_per_realisation_and_load_for_the_latest_record(
     assert not loaded.training
 
 
+def _seeded(suffix: str, over: dict[str, Any]) -> Any:
+    """The model of ``$P+suffix`` (``""``: the recipe ``$P`` itself) built as ``recipes.py run``
+    builds it, torch's generator seeded with 0 first, so two builds share every common draw."""
+    import torch
+
+    torch.manual_seed(0)
+    name = "ref+ema_p2+residual+no_identity+d_no_norm" + (f"+{suffix}" if suffix else "")
+    return bench._candidates()[name](0, dict(over)).model
+
+
 def _assert_same_weights(net: Any, same: Any) -> None:
     """``net`` and ``same`` hold equal tensors under the same state-dict keys."""
     import torch
@@ -289,22 +299,17 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
     import torch
 
     attention_cls = bench._prototype("self_attention").SelfAttention
-    torch.manual_seed(0)  # as ``recipes.py run`` seeds before building
-    plain = candidates[cur](0, dict(small)).model
-    torch.manual_seed(0)  # the attention's weights are drawn after the recipe's
-    attended = candidates[cur + "+self_attention"](0, dict(small)).model
+    plain = _seeded("", small)
+    attended = _seeded("self_attention", small)
     x = torch.rand(1, 3, 16, 16) * 2 - 1
     for net, same in zip(attended.generators, plain.generators, strict=True):
         blocks = [type(m) for m in net.blocks]
         assert blocks.count(attention_cls) == 1 and blocks.index(attention_cls) == 1
         with torch.no_grad():  # gamma starts at 0: the recipe's generator, block for block
             assert torch.equal(net(x), same(x))
-    torch.manual_seed(0)
-    he = candidates[cur + "+d_kaiming"](0, {"n_blocks": 1, "base_channels": 64}).model
-    torch.manual_seed(0)
-    small_d = candidates[cur + "+d_gain_0.01"](0, {"n_blocks": 1, "base_channels": 64}).model
-    torch.manual_seed(0)
-    plain = candidates[cur](0, {"n_blocks": 1, "base_channels": 64}).model
+    he = _seeded("d_kaiming", {"n_blocks": 1, "base_channels": 64})
+    small_d = _seeded("d_gain_0.01", {"n_blocks": 1, "base_channels": 64})
+    plain = _seeded("", {"n_blocks": 1, "base_channels": 64})
     pairs = ((he.d_x, small_d.d_x, plain.d_x), (he.d_y, small_d.d_y, plain.d_y))
     for he_d, small_net, plain_d in pairs:
         assert he_d.get_config()["norm"] == small_net.get_config()["norm"] == "none"
@@ -316,10 +321,8 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
                 assert torch.allclose(c.weight, b.weight / 2)  # the same draw, half the scale
     for small_g, plain_g in zip(small_d.generators, plain.generators, strict=True):
         _assert_same_weights(small_g, plain_g)
-    torch.manual_seed(0)
-    stem = candidates[cur + "+g_stem_no_norm"](0, dict(small)).model
-    torch.manual_seed(0)
-    normed = candidates[cur](0, dict(small)).model
+    stem = _seeded("g_stem_no_norm", small)
+    normed = _seeded("", small)
     for net, same in zip(stem.generators, normed.generators, strict=True):
         assert not any(isinstance(m, nn.InstanceNorm2d) for m in net.stem.modules())
         assert isinstance(same.stem.norm, nn.InstanceNorm2d)
@@ -341,8 +344,7 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
     assert affine.d_x.get_config()["norm"] == "none"
     import torch
 
-    torch.manual_seed(0)
-    ortho = candidates[cur + "+g_orthogonal"](0, {"n_blocks": 1, "base_channels": 64}).model
+    ortho = _seeded("g_orthogonal", {"n_blocks": 1, "base_channels": 64})
     for net in ortho.generators:
         for conv in (m for m in net.modules() if isinstance(m, nn.Conv2d | nn.ConvTranspose2d)):
             rows = conv.weight.detach().flatten(1)
@@ -357,10 +359,8 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
     identity = candidates[cur + "+identity0.1"](0, dict(small)).config
     assert identity.lambda_identity == 0.1 and identity.identity_weight == pytest.approx(1.0)
     assert reference.config.lambda_identity == 0.5
-    torch.manual_seed(0)
-    leaky = candidates[cur + "+g_lrelu"](0, dict(small)).model
-    torch.manual_seed(0)
-    plain = candidates[cur](0, dict(small)).model
+    leaky = _seeded("g_lrelu", small)
+    plain = _seeded("", small)
     for net, same in zip(leaky.generators, plain.generators, strict=True):
         assert not any(isinstance(m, nn.ReLU) for m in net.modules())
         slopes = [m.negative_slope for m in net.modules() if isinstance(m, nn.LeakyReLU)]
@@ -380,10 +380,8 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
         assert net(torch.zeros(1, 3, 16, 16)).shape == (1, 3, 16, 16)
     assert reference.model.g_xy.get_config()["down_kernel_size"] == 3
     assert reference.config.cycle_noise == 0.0
-    torch.manual_seed(0)
-    reflect = candidates[cur + "+d_reflect"](0, {"n_blocks": 1, "base_channels": 64}).model
-    torch.manual_seed(0)
-    plain = candidates[cur](0, {"n_blocks": 1, "base_channels": 64}).model
+    reflect = _seeded("d_reflect", {"n_blocks": 1, "base_channels": 64})
+    plain = _seeded("", {"n_blocks": 1, "base_channels": 64})
     x = torch.rand(1, 3, 160, 160) * 2 - 1  # 18x18 scores, the inner 12x12 clear of the border
     for d, same in ((reflect.d_x, plain.d_x), (reflect.d_y, plain.d_y)):
         _assert_same_weights(d, same)
@@ -543,12 +541,9 @@ def test_two_scale_discriminators_keep_the_recipes_weights_and_weigh_both_scales
     import torch
 
     multiscale = bench._prototype("multiscale")
-    cur = "ref+ema_p2+residual+no_identity+d_no_norm"
     small = {"n_blocks": 1, "base_channels": 8}
-    torch.manual_seed(0)
-    plain = bench._candidates()[cur](0, dict(small)).model
-    torch.manual_seed(0)
-    two = bench._candidates()[cur + "+two_scale_d"](0, dict(small)).model
+    plain = _seeded("", small)
+    two = _seeded("two_scale_d", small)
     x = torch.rand(2, 3, 64, 64) * 2 - 1
     for d, same in zip(two.discriminators, plain.discriminators, strict=True):
         assert isinstance(d, multiscale.TwoScaleDiscriminator)
@@ -671,12 +666,9 @@ def test_up_blur_filters_after_each_transposed_conv_and_removes_a_checkerboard()
     from unpaired_i2i import ResnetGenerator
 
     blur = bench._prototype("blur")
-    cur = "ref+ema_p2+residual+no_identity+d_no_norm"
     small = {"n_blocks": 1, "base_channels": 4}
-    torch.manual_seed(0)
-    blurred = bench._candidates()[cur + "+up_blur"](0, dict(small)).model
-    torch.manual_seed(0)
-    plain = bench._candidates()[cur](0, dict(small)).model
+    blurred = _seeded("up_blur", small)
+    plain = _seeded("", small)
     for net, same in zip(blurred.generators, plain.generators, strict=True):
         kinds = [[type(m).__name__ for m in layer.children()] for layer in net.decoder]
         assert kinds == [["ConvTranspose2d", "Blur", "InstanceNorm2d", "ReLU"]] * 2
@@ -774,12 +766,9 @@ def test_pixel_shuffle_starts_as_nearest_upsampling_of_the_recipes_kernel() -> N
     from unpaired_i2i import ResnetGenerator
 
     ps = bench._prototype("pixel_shuffle")
-    cur = "ref+ema_p2+residual+no_identity+d_no_norm"
     small = {"n_blocks": 1, "base_channels": 4}
-    torch.manual_seed(0)
-    shuffled = bench._candidates()[cur + "+pixel_shuffle"](0, dict(small)).model
-    torch.manual_seed(0)
-    plain = bench._candidates()[cur](0, dict(small)).model
+    shuffled = _seeded("pixel_shuffle", small)
+    plain = _seeded("", small)
     x = torch.rand(1, 3, 16, 16) * 2 - 1
     for net, same in zip(shuffled.generators, plain.generators, strict=True):
         ups = [layer.conv for layer in net.decoder]
