@@ -504,9 +504,6 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # grows because the gradients got smaller, aimed at the late excursions of about one
         # run in four
         "ref+ema_p2+residual+no_identity+d_no_norm+amsgrad": cur(),
-        # orthogonal initialisation of the generators (Saxe et al. 2014, BigGAN's choice) with
-        # gain 1: each conv's filters orthonormal, entries about as large as the reference's
-        # N(0, 0.02) in the output layer (its fan-in is 3136); the discriminators as the recipe's
         # noise in the cycle (cycle_noise=0.1, the library's option: the backward generator
         # sees the translation plus N(0, 0.1^2), so the input cannot come back through a faint
         # hidden signal, Chu et al. 2017); lost on the reference + EMA, whose generators drew a
@@ -535,6 +532,9 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # the cycle weight falling linearly from 10 to 5 over the run (Wang and Lin 2017,
         # benchmarks/cycle_decay.py): the scene held early, the generators freer late
         "ref+ema_p2+residual+no_identity+d_no_norm+cycle_decay": cur(),
+        # orthogonal initialisation of the generators (Saxe et al. 2014, BigGAN's choice) with
+        # gain 1: each conv's filters orthonormal, entries about as large as the reference's
+        # N(0, 0.02) in the output layer (its fan-in is 3136); the discriminators as the recipe's
         "ref+ema_p2+residual+no_identity+d_no_norm+g_orthogonal": cur(
             init="orthogonal",
             init_gain=1.0,

@@ -342,8 +342,6 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
         assert bench._generator_record(net)["norm"] == "_affine_instance_norm"
     assert not any(getattr(m, "affine", False) for m in reference.model.g_xy.modules())
     assert affine.d_x.get_config()["norm"] == "none"
-    import torch
-
     ortho = _seeded("g_orthogonal", {"n_blocks": 1, "base_channels": 64})
     for net in ortho.generators:
         for conv in (m for m in net.modules() if isinstance(m, nn.Conv2d | nn.ConvTranspose2d)):
