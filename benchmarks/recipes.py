@@ -103,6 +103,7 @@ _PROTOTYPE_TRAINERS = {
     "cycle_ssim": ("ssim_cycle", "SSIMCycleTrainer"),
     "amsgrad": ("amsgrad", "AMSGradTrainer"),
     "cycle_decay": ("cycle_decay", "CycleDecayTrainer"),
+    "zclip": ("zclip", "ZClipTrainer"),
 }
 
 
@@ -193,6 +194,10 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
     def lookahead(spec: Any) -> None:
         # the Lookahead prototype's callback, first, so the average sees synchronised weights
         spec.callbacks.insert(0, _prototype("lookahead").Lookahead(k=5, alpha=0.5))
+
+    def optimism(spec: Any) -> None:
+        # the optimistic-step prototype's callback, first, so the average sees corrected weights
+        spec.callbacks.insert(0, _prototype("optimism").OptimisticStep())
 
     def attention(generator: Any) -> None:
         # the self-attention prototype's block
@@ -532,6 +537,12 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # the cycle weight falling linearly from 10 to 5 over the run (Wang and Lin 2017,
         # benchmarks/cycle_decay.py): the scene held early, the generators freer late
         "ref+ema_p2+residual+no_identity+d_no_norm+cycle_decay": cur(),
+        # Optimistic Adam (Daskalakis et al. 2018; benchmarks/optimism.py): each step moves the
+        # weights by 2 u_t - u_{t-1}, damping the rotation of the two players' simultaneous play
+        "ref+ema_p2+residual+no_identity+d_no_norm+optimism": edited(cur(), optimism),
+        # gradient-spike clipping by z-score (ZClip, Kumar et al. 2025; benchmarks/zclip.py):
+        # Adam with beta1 0.5 and beta2 0.999 moves several learning rates on a sudden spike
+        "ref+ema_p2+residual+no_identity+d_no_norm+zclip": cur(),
         # orthogonal initialisation of the generators (Saxe et al. 2014, BigGAN's choice) with
         # gain 1: each conv's filters orthonormal, entries about as large as the reference's
         # N(0, 0.02) in the output layer (its fan-in is 3136); the discriminators as the recipe's

@@ -905,3 +905,106 @@ def test_cycle_decay_scales_the_cycle_terms_from_one_to_a_half_over_the_run() ->
     parts = ("g_adv_xy", "g_adv_yx", "cycle_x", "cycle_y", "identity_x", "identity_y")
     assert float(terms["g_total"]) == pytest.approx(sum(float(terms[k]) for k in parts), rel=1e-6)
     _fits_two_steps(decay.CycleDecayTrainer, size=16)
+
+
+def test_optimistic_step_moves_the_weights_by_twice_the_step_minus_the_previous_one() -> None:
+    import torch
+
+    from _tiny import random_batches
+
+    optimism = bench._prototype("optimism")
+    batches = random_batches(1, size=8, batch_size=1)  # 2 epochs of 1 step
+    one = _lookahead_trainer([])
+    start = [p.detach().clone() for p in one.model.parameters()]
+    one.fit(batches, max_steps=1)
+    after_one = [p.detach().clone() for p in one.model.parameters()]
+    two = _lookahead_trainer([])
+    two.fit(batches)  # Adam's two steps
+    optimistic = _lookahead_trainer([optimism.OptimisticStep()])
+    optimistic.fit(batches, max_steps=1)  # the first move is Adam's own
+    _assert_same_weights(one.model, optimistic.model)
+    optimistic.fit(batches)  # then w2 + (w2 - w1) - (w1 - w0)
+    moved = 0
+    for w, w2, w1, w0 in zip(
+        optimistic.model.parameters(), two.model.parameters(), after_one, start, strict=True
+    ):
+        expected = w2 + (w2 - w1) - (w1 - w0)
+        torch.testing.assert_close(w.detach(), expected, rtol=0, atol=1e-6)
+        moved += not torch.allclose(expected, w2)
+    assert moved > 10
+    name = "ref+ema_p2+residual+no_identity+d_no_norm+optimism"
+    callbacks = bench._candidates()[name](0, {"n_blocks": 1, "base_channels": 4}).callbacks
+    assert [type(c).__name__ for c in callbacks] == ["OptimisticStep", "EMA"]
+
+
+def test_optimistic_step_resumes_exactly_from_a_checkpoint(tmp_path: Path) -> None:
+    from _tiny import Crash, random_batches
+    from unpaired_i2i import ModelCheckpoint
+
+    optimism = bench._prototype("optimism")
+    batches = random_batches(7, size=8, batch_size=1)
+    straight = _lookahead_trainer([optimism.OptimisticStep()])
+    straight.fit(batches)
+    first = _lookahead_trainer(
+        [optimism.OptimisticStep(), ModelCheckpoint(tmp_path, every_n_steps=4), Crash(5)]
+    )
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        first.fit(batches)
+    resumed = _lookahead_trainer(
+        [optimism.OptimisticStep(), ModelCheckpoint(tmp_path, every_n_steps=4)], model_seed=9
+    )
+    resumed.load_checkpoint(tmp_path / "step-00000004.pt")
+    resumed.fit(batches)
+    assert resumed.state.step == straight.state.step == 14
+    _assert_same_weights(straight.model, resumed.model)
+
+
+def test_zclip_clips_a_norm_above_mean_plus_threshold_std_and_keeps_its_statistics() -> None:
+    zclip = bench._prototype("zclip")
+    clip = zclip.ZClip(alpha=0.5, threshold=2.0, warmup=4)
+    assert [clip.limit(n) for n in (1.0, 3.0, 1.0, 3.0)] == [None] * 4  # warm-up: measured
+    assert (clip.mean, clip.var) == (2.0, 1.0)
+    assert clip.limit(3.5) is None  # z = 1.5: kept, and averaged in
+    assert (clip.mean, clip.var) == (2.75, 0.5 * 1.0 + 0.5 * 0.75**2)
+    bound = 2.75 + 2.0 * (0.5 + 0.5 * 0.75**2) ** 0.5
+    assert clip.limit(100.0) == pytest.approx(bound)  # a spike: clipped to the bound
+    assert clip.clipped == 1
+    assert clip.mean == pytest.approx(0.5 * 2.75 + 0.5 * bound)  # the clipped norm averaged in
+    copy = zclip.ZClip(alpha=0.5, threshold=2.0, warmup=4)
+    copy.load_state_dict(clip.state_dict())
+    assert copy.state_dict() == clip.state_dict()
+    for bad, match in (
+        ({"alpha": 1.0}, "alpha: expected a float in"),
+        ({"threshold": 0.0}, "threshold: expected a float > 0"),
+        ({"warmup": 0}, "warmup: expected an int >= 1"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            zclip.ZClip(**bad)
+
+
+def test_zclip_trainer_scales_a_spiking_gradient_to_the_bound_before_adam_steps() -> None:
+    import torch
+
+    from _tiny import tiny_model
+    from unpaired_i2i import TrainConfig
+
+    zclip = bench._prototype("zclip")
+    name = "ref+ema_p2+residual+no_identity+d_no_norm+zclip"
+    assert bench._trainer_class(name) is zclip.ZClipTrainer
+    trainer = zclip.ZClipTrainer(tiny_model(0), TrainConfig(pool_size=0), device="cpu")
+    assert trainer.callbacks[-1] is trainer.zclip_state  # its statistics go into checkpoints
+    g = trainer.zclip_state.zclips["g"]
+    g.seen, g.mean, g.var = [1.0] * g.warmup, 1.0, 0.01  # bound 1.25
+    params = [p for group in trainer.optimizer_g.param_groups for p in group["params"]]
+    seen: list[float] = []
+
+    def record(*_: object) -> None:
+        grads = [p.grad for p in params if p.grad is not None]
+        seen.append(float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))))
+
+    trainer.optimizer_g.register_step_pre_hook(record)
+    loss = 1000.0 * sum(p.square().sum() for p in params)
+    trainer._backward_and_step(loss, trainer.optimizer_g)
+    assert seen == [pytest.approx(1.25, rel=1e-5)]
+    assert g.clipped == 1
+    _fits_two_steps(zclip.ZClipTrainer, size=16)
