@@ -727,7 +727,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     import torch
     from torch.utils.data import DataLoader
 
-    from unpaired_i2i import Callback, ModelCheckpoint, evaluate_paired
+    from unpaired_i2i import Callback, ModelCheckpoint, evaluate_paired, save_checkpoint_file
     from unpaired_i2i.bench import machine_info
 
     torch.set_num_threads(args.threads)
@@ -807,8 +807,8 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.save:
         path = weights_path(out, args.candidate, args.seed, setting, args.threads, cpu)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({k: v.cpu() for k, v in generator.state_dict().items()}, path)
+        # atomically, as the library writes checkpoints: a killed run leaves no torn file
+        save_checkpoint_file({k: v.cpu() for k, v in generator.state_dict().items()}, path)
     record = {
         "candidate": args.candidate,
         "seed": args.seed,
