@@ -104,6 +104,7 @@ _PROTOTYPE_TRAINERS = {
     "amsgrad": ("amsgrad", "AMSGradTrainer"),
     "cycle_decay": ("cycle_decay", "CycleDecayTrainer"),
     "zclip": ("zclip", "ZClipTrainer"),
+    "d_first": ("d_first", "DFirstTrainer"),
 }
 
 
@@ -543,6 +544,9 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # gradient-spike clipping by z-score (ZClip, Kumar et al. 2025; benchmarks/zclip.py):
         # Adam with beta1 0.5 and beta2 0.999 moves several learning rates on a sudden spike
         "ref+ema_p2+residual+no_identity+d_no_norm+zclip": cur(),
+        # the discriminators' update first, then the generators' against them (the usual GAN
+        # order since Goodfellow et al.; benchmarks/d_first.py): no generator step lags behind
+        "ref+ema_p2+residual+no_identity+d_no_norm+d_first": cur(),
         # orthogonal initialisation of the generators (Saxe et al. 2014, BigGAN's choice) with
         # gain 1: each conv's filters orthonormal, entries about as large as the reference's
         # N(0, 0.02) in the output layer (its fan-in is 3136); the discriminators as the recipe's

@@ -1008,3 +1008,46 @@ def test_zclip_trainer_scales_a_spiking_gradient_to_the_bound_before_adam_steps(
     assert seen == [pytest.approx(1.25, rel=1e-5)]
     assert g.clipped == 1
     _fits_two_steps(zclip.ZClipTrainer, size=16)
+
+
+def test_d_first_steps_the_discriminators_as_the_reference_then_the_generators_against_them() -> (
+    None
+):
+    import copy
+
+    import torch
+
+    from _tiny import tiny_model
+    from unpaired_i2i import CycleTrainer, TrainConfig
+
+    d_first = bench._prototype("d_first")
+    name = "ref+ema_p2+residual+no_identity+d_no_norm+d_first"
+    assert bench._trainer_class(name) is d_first.DFirstTrainer
+    config = TrainConfig(pool_size=0, lr=1e-3)
+    gen = torch.Generator().manual_seed(0)
+    x, y = (torch.rand(1, 3, 16, 16, generator=gen) * 2 - 1 for _ in range(2))
+    start = tiny_model(0)
+    plain = CycleTrainer(copy.deepcopy(start), config, device="cpu")
+    swapped = d_first.DFirstTrainer(copy.deepcopy(start), config, device="cpu")
+    plain.train_step(x, y)
+    losses = swapped.train_step(x, y)
+    # the discriminators: the same fakes (made before the generators' update), the same step
+    for a, b in zip(plain.model.discriminators, swapped.model.discriminators, strict=True):
+        _assert_same_weights(a, b)
+    # the generators: one reference generator step, but against the updated discriminators
+    later = copy.deepcopy(start)
+    for net, updated in zip(later.discriminators, swapped.model.discriminators, strict=True):
+        net.load_state_dict(updated.state_dict())
+    g_only = CycleTrainer(later, config, device="cpu")
+    g_only._generator_step(x, y)
+    for a, b in zip(g_only.model.generators, swapped.model.generators, strict=True):
+        _assert_same_weights(a, b)
+    differ = [
+        not torch.equal(p, q)
+        for p, q in zip(plain.model.g_xy.parameters(), swapped.model.g_xy.parameters(), strict=True)
+    ]
+    assert any(differ)  # unlike the reference order's
+    assert set(losses) == set(plain.train_step(x, y))
+    with pytest.raises(ValueError, match="expected amp other than 'fp16' and compile=False"):
+        d_first.DFirstTrainer(tiny_model(0), TrainConfig(compile=True), device="cpu")
+    _fits_two_steps(d_first.DFirstTrainer, size=16)
