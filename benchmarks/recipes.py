@@ -200,6 +200,10 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # the optimistic-step prototype's callback, first, so the average sees corrected weights
         spec.callbacks.insert(0, _prototype("optimism").OptimisticStep())
 
+    def warmup(spec: Any) -> None:
+        # the warm-up prototype's callback (it only sets the optimisers' rates)
+        spec.callbacks.insert(0, _prototype("lr_warmup").LinearWarmup(100))
+
     def attention(generator: Any) -> None:
         # the self-attention prototype's block
         _prototype("self_attention").add_self_attention(generator)
@@ -547,6 +551,9 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # the discriminators' update first, then the generators' against them (the usual GAN
         # order since Goodfellow et al.; benchmarks/d_first.py): no generator step lags behind
         "ref+ema_p2+residual+no_identity+d_no_norm+d_first": cur(),
+        # both rates warmed up linearly over the first 100 steps (Goyal et al. 2017;
+        # benchmarks/lr_warmup.py) while Adam's second moments settle
+        "ref+ema_p2+residual+no_identity+d_no_norm+lr_warmup": edited(cur(), warmup),
         # orthogonal initialisation of the generators (Saxe et al. 2014, BigGAN's choice) with
         # gain 1: each conv's filters orthonormal, entries about as large as the reference's
         # N(0, 0.02) in the output layer (its fan-in is 3136); the discriminators as the recipe's

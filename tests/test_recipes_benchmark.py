@@ -1051,3 +1051,29 @@ def test_d_first_steps_the_discriminators_as_the_reference_then_the_generators_a
     with pytest.raises(ValueError, match="expected amp other than 'fp16' and compile=False"):
         d_first.DFirstTrainer(tiny_model(0), TrainConfig(compile=True), device="cpu")
     _fits_two_steps(d_first.DFirstTrainer, size=16)
+
+
+def test_lr_warmup_scales_the_schedules_rates_up_linearly_then_leaves_them() -> None:
+    from _tiny import random_batches
+    from unpaired_i2i import Callback
+
+    warm = bench._prototype("lr_warmup")
+    assert [warm.LinearWarmup(4).factor(s) for s in (0, 1, 3, 9)] == [0.25, 0.5, 1.0, 1.0]
+    seen: list[tuple[float, float]] = []
+
+    class Record(Callback):
+        def on_step_start(self, trainer: Any, batch: Any) -> None:
+            rates = (trainer.optimizer_g.param_groups[0]["lr"], trainer.optimizer_d.param_groups)
+            seen.append((rates[0], rates[1][0]["lr"]))
+
+    trainer = _lookahead_trainer([warm.LinearWarmup(4), Record()])
+    trainer.fit(random_batches(3, size=8, batch_size=1), max_steps=5)
+    # lr=1e-3, epochs=1 then decay_epochs=1: the schedule is 1 in epoch 0, 0.5 in epoch 1
+    expected = [1e-3 * f for f in (0.25, 0.5, 0.75, 0.5, 0.5)]
+    assert [g for g, _ in seen] == pytest.approx(expected)
+    assert [d for _, d in seen] == pytest.approx(expected)
+    name = "ref+ema_p2+residual+no_identity+d_no_norm+lr_warmup"
+    callbacks = bench._candidates()[name](0, {"n_blocks": 1, "base_channels": 4}).callbacks
+    assert [type(c).__name__ for c in callbacks] == ["LinearWarmup", "EMA"]
+    with pytest.raises(ValueError, match="steps: expected an int >= 1, got 0"):
+        warm.LinearWarmup(0)
