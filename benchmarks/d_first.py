@@ -18,6 +18,8 @@ order as :class:`~unpaired_i2i.CycleTrainer` (the pools'), so a run resumes exac
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from unpaired_i2i import CycleTrainer
@@ -33,8 +35,8 @@ class DFirstTrainer(CycleTrainer):
     would need the reference order), no ``compile``.
     """
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         if self.scaler is not None or self.config.compile:
             raise ValueError("DFirstTrainer: expected amp other than 'fp16' and compile=False")
 

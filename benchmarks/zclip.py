@@ -118,10 +118,14 @@ class ZClipTrainer(CycleTrainer):
     def _backward_and_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
         torch.autograd.backward(loss)
         zclip = self.zclip_state.zclips["g" if optimizer is self.optimizer_g else "d"]
-        grads = [p.grad for group in optimizer.param_groups for p in group["params"]]
-        present = [g for g in grads if g is not None]
-        norm = float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(present))))
+        grads = [
+            p.grad
+            for group in optimizer.param_groups
+            for p in group["params"]
+            if p.grad is not None
+        ]
+        norm = float(torch.nn.utils.get_total_norm(grads))
         target = zclip.limit(norm)
         if target is not None:
-            torch._foreach_mul_(present, target / norm)
+            torch._foreach_mul_(grads, target / norm)
         optimizer.step()
