@@ -9,6 +9,12 @@ the output pixels uneven numbers of kernel taps, the source of the checkerboard 
 filter; here a 3x3 binomial one (``[1, 2, 1]`` outer ``[1, 2, 1]`` / 16, reflect padding),
 inserted between the transposed convolution and its InstanceNorm, so the learned weights and
 their state-dict keys are the recipe's (the filter is a non-persistent buffer).
+
+:func:`add_down_blur` is the other half of the same method: StyleGAN2 also low-passes before
+each stride-2 convolution that downsamples (the blur-then-subsample order of Zhang 2019,
+"Making Convolutional Networks Shift-Invariant Again", in its cheap form: the strided
+convolution itself subsamples), so that what the layer keeps does not alias. The filter goes
+before the convolution; the weights and keys again stay the recipe's.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["Blur", "add_up_blur"]
+__all__ = ["Blur", "add_down_blur", "add_up_blur"]
 
 
 class Blur(nn.Module):
@@ -77,3 +83,27 @@ def add_up_blur(generator: nn.Module) -> None:
             "add_up_blur: expected a generator whose decoder upsamples with transposed "
             "convolutions; found none"
         )
+
+
+def add_down_blur(layers: nn.Module) -> int:
+    """Insert a :class:`Blur` before the convolution of every stride-2 ``nn.Conv2d`` layer of
+    ``layers``, an ``nn.Sequential`` of ``ConvNormAct``-like layers (a
+    :class:`~unpaired_i2i.ResnetGenerator`'s ``encoder``, a
+    :class:`~unpaired_i2i.ConvDiscriminator`'s ``features``); returns how many it filtered."""
+    if not isinstance(layers, nn.Sequential):
+        raise TypeError(
+            f"add_down_blur: expected an nn.Sequential of layers; got {type(layers).__name__}"
+        )
+    count = 0
+    for i, layer in enumerate(layers):
+        conv = getattr(layer, "conv", None)
+        if not isinstance(conv, nn.Conv2d) or conv.stride != (2, 2):
+            continue
+        rebuilt: OrderedDict[str, nn.Module] = OrderedDict()
+        rebuilt["blur"] = Blur(conv.in_channels).to(conv.weight.device)
+        rebuilt.update(layer.named_children())
+        layers[i] = nn.Sequential(rebuilt)
+        count += 1
+    if count == 0:
+        raise ValueError("add_down_blur: expected layers with stride-2 convolutions; found none")
+    return count

@@ -212,6 +212,15 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # the blur prototype's filter after the transposed convolutions
         _prototype("blur").add_up_blur(generator)
 
+    def down_blur(generator: Any) -> None:
+        # the blur prototype's filter before the encoder's stride-2 convolutions
+        _prototype("blur").add_down_blur(generator.encoder)
+
+    def d_blur(spec: Any) -> None:
+        # the same filter before the discriminators' stride-2 convolutions
+        for discriminator in spec.model.discriminators:
+            _prototype("blur").add_down_blur(discriminator.features)
+
     def pixel_shuffle(generator: Any) -> None:
         # the sub-pixel prototype's upsampling, ICNR-initialised from the recipe's own draw
         _prototype("pixel_shuffle").add_pixel_shuffle(generator)
@@ -572,6 +581,15 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # blur after each stride-2 transposed conv evens out the uneven kernel overlap that
         # draws the checkerboard, with the recipe's weights
         "ref+ema_p2+residual+no_identity+d_no_norm+up_blur": edited(cur(), each_generator(up_blur)),
+        # StyleGAN2's low-pass filter before downsampling (benchmarks/blur.py; Zhang 2019): the
+        # same blur before each stride-2 conv, in the generators' encoders or in the
+        # discriminators, so what a strided conv keeps does not alias (the recipe's generators
+        # are not shift-equivariant: on three near-recipe runs, averaging the outputs for the
+        # input and for it shifted by two pixels moved validation L1 by -0.8%, -1.2%, +0.3%)
+        "ref+ema_p2+residual+no_identity+d_no_norm+down_blur": edited(
+            cur(), each_generator(down_blur)
+        ),
+        "ref+ema_p2+residual+no_identity+d_no_norm+d_blur": edited(cur(), d_blur),
         # spectral normalisation in the generators too (SAGAN, Zhang et al. 2019: in both
         # networks, for stable training): each conv's largest singular value held at 1, which
         # bounds how far one step can move the change the residual head writes

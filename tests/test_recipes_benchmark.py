@@ -1077,3 +1077,36 @@ def test_lr_warmup_scales_the_schedules_rates_up_linearly_then_leaves_them() -> 
     assert [type(c).__name__ for c in callbacks] == ["LinearWarmup", "EMA"]
     with pytest.raises(ValueError, match="steps: expected an int >= 1, got 0"):
         warm.LinearWarmup(0)
+
+
+def test_down_blur_filters_before_each_stride_two_conv_in_generators_and_discriminators() -> None:
+    import torch
+
+    blur = bench._prototype("blur")
+    small = {"n_blocks": 1, "base_channels": 4}
+    plain = _seeded("", small)
+    g_blurred = _seeded("down_blur", small)
+    for net, same in zip(g_blurred.generators, plain.generators, strict=True):
+        kinds = [[type(m).__name__ for m in layer.children()] for layer in net.encoder]
+        assert kinds == [["Blur", "Conv2d", "InstanceNorm2d", "ReLU"]] * 2
+        _assert_same_weights(net, same)
+        x = torch.rand(1, 3, 16, 16) * 2 - 1
+        assert net(x).shape == same(x).shape and not torch.equal(net(x), same(x))
+    d_blurred = _seeded("d_blur", small)
+    for net, same in zip(d_blurred.discriminators, plain.discriminators, strict=True):
+        kinds = [[type(m).__name__ for m in layer.children()] for layer in net.features]
+        # the three stride-2 layers filtered (norm-free: conv and activation), the last not
+        assert kinds == [["Blur", "Conv2d", "LeakyReLU"]] * 3 + [["Conv2d", "LeakyReLU"]]
+        _assert_same_weights(net, same)
+        x = torch.rand(1, 3, 32, 32) * 2 - 1
+        assert net(x).shape == same(x).shape and not torch.equal(net(x), same(x))
+    # the generators are untouched by the discriminators' filter and the other way round
+    _assert_same_weights(d_blurred, plain)
+    assert all(
+        not any(isinstance(m, blur.Blur) for m in net.modules())
+        for net in (*d_blurred.generators, *g_blurred.discriminators)
+    )
+    with pytest.raises(TypeError, match="expected an nn.Sequential"):
+        blur.add_down_blur(torch.nn.Identity())
+    with pytest.raises(ValueError, match="found none"):
+        blur.add_down_blur(torch.nn.Sequential(torch.nn.Conv2d(3, 3, 3)))
