@@ -221,6 +221,10 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         for discriminator in spec.model.discriminators:
             _prototype("blur").add_down_blur(discriminator.features)
 
+    def unet_skips(generator: Any) -> None:
+        # the U-Net prototype's gated skips from the encoder to the decoder
+        _prototype("unet_skips").add_unet_skips(generator)
+
     def pixel_shuffle(generator: Any) -> None:
         # the sub-pixel prototype's upsampling, ICNR-initialised from the recipe's own draw
         _prototype("pixel_shuffle").add_pixel_shuffle(generator)
@@ -590,6 +594,13 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
             cur(), each_generator(down_blur)
         ),
         "ref+ema_p2+residual+no_identity+d_no_norm+d_blur": edited(cur(), d_blur),
+        # U-Net skips (Ronneberger et al. 2015; the reference's other generator family) across
+        # the ResNet generator's bottleneck, each gated by a learned scale that starts at 0
+        # (benchmarks/unet_skips.py): the input's edges and small shapes reach the decoder
+        # without passing the H/4 bottleneck
+        "ref+ema_p2+residual+no_identity+d_no_norm+unet_skips": edited(
+            cur(), each_generator(unet_skips)
+        ),
         # spectral normalisation in the generators too (SAGAN, Zhang et al. 2019: in both
         # networks, for stable training): each conv's largest singular value held at 1, which
         # bounds how far one step can move the change the residual head writes

@@ -1110,3 +1110,57 @@ def test_down_blur_filters_before_each_stride_two_conv_in_generators_and_discrim
         blur.add_down_blur(torch.nn.Identity())
     with pytest.raises(ValueError, match="found none"):
         blur.add_down_blur(torch.nn.Sequential(torch.nn.Conv2d(3, 3, 3)))
+
+
+def test_unet_skips_start_as_the_recipe_and_open_with_training() -> None:
+    import copy
+
+    import torch
+
+    from unpaired_i2i import ResnetGenerator
+
+    skips = bench._prototype("unet_skips")
+    small = {"n_blocks": 1, "base_channels": 4}
+    plain = _seeded("", small)
+    joined = _seeded("unet_skips", small)
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    for net, same in zip(joined.generators, plain.generators, strict=True):
+        old = same.state_dict()
+        new = net.state_dict()
+        assert set(new) - set(old) == {"decoder.gammas.0", "decoder.gammas.1"}
+        assert all(torch.equal(new[k], v) for k, v in old.items())
+        # gamma 0: the recipe's generator, bit for bit, and a gradient that opens the skips
+        assert torch.equal(net(x), same(x))
+        net(x).square().mean().backward()
+        assert all(float(g.grad.abs()) > 0 for g in net.decoder.gammas)
+        with torch.no_grad():
+            net.decoder.gammas[1].fill_(0.5)
+        assert not torch.equal(net(x), same(x))
+        # a deep copy (the EMA's) shares its own taps between its encoder and decoder
+        twin = copy.deepcopy(net)
+        assert twin.encoder.taps is twin.decoder.taps and twin.encoder.taps is not net.encoder.taps
+        assert torch.equal(twin(x), net(x))
+    with pytest.raises(RuntimeError, match="expected 2 encoder taps"):
+        joined.generators[0].decoder(torch.zeros(1, 16, 4, 4))
+    odd = ResnetGenerator.from_preset("cyclegan", base_channels=4, n_blocks=1)
+    odd.decoder = odd.decoder[:1]
+    with pytest.raises(ValueError, match="as many decoder layers as encoder layers"):
+        skips.add_unet_skips(odd)
+    # the candidate trains with its EMA: the skips open and the average has its own taps
+    from _tiny import random_batches
+    from unpaired_i2i import CycleTrainer
+
+    spec = bench._candidates()["ref+ema_p2+residual+no_identity+d_no_norm+unet_skips"](0, small)
+    trainer = CycleTrainer(spec.model, spec.config, callbacks=spec.callbacks, device="cpu")
+    trainer.fit(random_batches(2, size=32, batch_size=1), max_steps=2)
+    trained = spec.model.g_xy.get_submodule("decoder")
+    assert isinstance(trained, skips.SkipDecoder)
+    assert all(float(g.detach().abs()) > 0 for g in trained.gammas)
+    averaged = trainer.inference_generator("xy")
+    encoder, decoder = averaged.get_submodule("encoder"), averaged.get_submodule("decoder")
+    assert isinstance(encoder, skips.TapEncoder) and isinstance(decoder, skips.SkipDecoder)
+    assert averaged is not spec.model.g_xy and encoder.taps is decoder.taps
+    assert encoder.taps is not trained.taps
+    with torch.no_grad():
+        out = averaged(x)
+    assert out.shape == x.shape and torch.isfinite(out).all()
