@@ -105,6 +105,7 @@ _PROTOTYPE_TRAINERS = {
     "cycle_decay": ("cycle_decay", "CycleDecayTrainer"),
     "zclip": ("zclip", "ZClipTrainer"),
     "d_first": ("d_first", "DFirstTrainer"),
+    "half_history": ("half_history", "HalfHistoryTrainer"),
 }
 
 
@@ -601,6 +602,10 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         "ref+ema_p2+residual+no_identity+d_no_norm+unet_skips": edited(
             cur(), each_generator(unet_skips)
         ),
+        # SimGAN's half-history discriminator batches (Shrivastava et al. 2017; train with
+        # _trainer_class): the newest translation always scored, with the pool's pick beside it,
+        # where the reference's pool replaces the newest half of the time
+        "ref+ema_p2+residual+no_identity+d_no_norm+half_history": cur(),
         # spectral normalisation in the generators too (SAGAN, Zhang et al. 2019: in both
         # networks, for stable training): each conv's largest singular value held at 1, which
         # bounds how far one step can move the change the residual head writes

@@ -1164,3 +1164,39 @@ def test_unet_skips_start_as_the_recipe_and_open_with_training() -> None:
     with torch.no_grad():
         out = averaged(x)
     assert out.shape == x.shape and torch.isfinite(out).all()
+
+
+def test_half_history_scores_the_newest_translation_beside_the_pools_pick() -> None:
+    import torch
+
+    from _tiny import tiny_model
+    from unpaired_i2i import TrainConfig
+
+    history = bench._prototype("half_history")
+    name = "ref+ema_p2+residual+no_identity+d_no_norm+half_history"
+    assert bench._trainer_class(name) is history.HalfHistoryTrainer
+    trainer = history.HalfHistoryTrainer(tiny_model(0), TrainConfig(pool_size=1), device="cpu")
+    seen: list[torch.Tensor] = []
+    score = trainer.compute_discriminator_loss
+
+    def record(discriminator: Any, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        seen.append(fake.clone())
+        loss: torch.Tensor = score(discriminator, real, fake)
+        return loss
+
+    trainer.compute_discriminator_loss = record
+    x, y = torch.rand(1, 3, 32, 32) * 2 - 1, torch.rand(1, 3, 32, 32) * 2 - 1
+    firsts = []
+    for _ in range(6):
+        seen.clear()
+        with torch.no_grad():
+            newest = trainer.model.g_xy(x)  # the weights the step's translation comes from
+        trainer.train_step(x, y)
+        fake_y = seen[0]
+        assert fake_y.shape == (2, 3, 32, 32)
+        assert torch.allclose(fake_y[:1], newest, atol=1e-6)  # the newest always first
+        firsts.append(torch.equal(fake_y[0], fake_y[1]))
+    # the one-image pool: the first query returns the newest, later ones an old image at times
+    # (the pool's draws are seeded from the config's seed: the same every run)
+    assert firsts[0] and not all(firsts)
+    _fits_two_steps(history.HalfHistoryTrainer, size=32)
