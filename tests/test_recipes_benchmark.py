@@ -219,6 +219,21 @@ def _assert_same_weights(net: Any, same: Any) -> None:
         assert torch.equal(a, b)
 
 
+def _assert_layers_rebuilt(
+    nets: Any, sames: Any, part: str, kinds: list[list[str]], size: int
+) -> None:
+    """Each of ``nets`` has ``part`` made of layers with the children ``kinds``, the weights of
+    its twin in ``sames`` under the same keys, and another output of the same shape."""
+    import torch
+
+    for net, same in zip(nets, sames, strict=True):
+        layers = getattr(net, part)
+        assert [[type(m).__name__ for m in layer.children()] for layer in layers] == kinds
+        _assert_same_weights(net, same)
+        x = torch.rand(1, 3, size, size) * 2 - 1
+        assert net(x).shape == same(x).shape and not torch.equal(net(x), same(x))
+
+
 def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -> None:
     from torch import nn
 
@@ -668,12 +683,8 @@ def test_up_blur_filters_after_each_transposed_conv_and_removes_a_checkerboard()
     small = {"n_blocks": 1, "base_channels": 4}
     blurred = _seeded("up_blur", small)
     plain = _seeded("", small)
-    for net, same in zip(blurred.generators, plain.generators, strict=True):
-        kinds = [[type(m).__name__ for m in layer.children()] for layer in net.decoder]
-        assert kinds == [["ConvTranspose2d", "Blur", "InstanceNorm2d", "ReLU"]] * 2
-        _assert_same_weights(net, same)
-        x = torch.rand(1, 3, 16, 16) * 2 - 1
-        assert net(x).shape == same(x).shape and not torch.equal(net(x), same(x))
+    kinds = [["ConvTranspose2d", "Blur", "InstanceNorm2d", "ReLU"]] * 2
+    _assert_layers_rebuilt(blurred.generators, plain.generators, "decoder", kinds, 16)
     f = blur.Blur(2)
     assert torch.allclose(f(torch.full((1, 2, 6, 6), 0.3)), torch.full((1, 2, 6, 6), 0.3))
     board = (torch.arange(8)[:, None] + torch.arange(8)[None, :]) % 2 * 2.0 - 1  # +-1
@@ -1086,20 +1097,12 @@ def test_down_blur_filters_before_each_stride_two_conv_in_generators_and_discrim
     small = {"n_blocks": 1, "base_channels": 4}
     plain = _seeded("", small)
     g_blurred = _seeded("down_blur", small)
-    for net, same in zip(g_blurred.generators, plain.generators, strict=True):
-        kinds = [[type(m).__name__ for m in layer.children()] for layer in net.encoder]
-        assert kinds == [["Blur", "Conv2d", "InstanceNorm2d", "ReLU"]] * 2
-        _assert_same_weights(net, same)
-        x = torch.rand(1, 3, 16, 16) * 2 - 1
-        assert net(x).shape == same(x).shape and not torch.equal(net(x), same(x))
+    kinds = [["Blur", "Conv2d", "InstanceNorm2d", "ReLU"]] * 2
+    _assert_layers_rebuilt(g_blurred.generators, plain.generators, "encoder", kinds, 16)
     d_blurred = _seeded("d_blur", small)
-    for net, same in zip(d_blurred.discriminators, plain.discriminators, strict=True):
-        kinds = [[type(m).__name__ for m in layer.children()] for layer in net.features]
-        # the three stride-2 layers filtered (norm-free: conv and activation), the last not
-        assert kinds == [["Blur", "Conv2d", "LeakyReLU"]] * 3 + [["Conv2d", "LeakyReLU"]]
-        _assert_same_weights(net, same)
-        x = torch.rand(1, 3, 32, 32) * 2 - 1
-        assert net(x).shape == same(x).shape and not torch.equal(net(x), same(x))
+    # the three stride-2 layers filtered (norm-free: conv and activation), the last not
+    kinds = [["Blur", "Conv2d", "LeakyReLU"]] * 3 + [["Conv2d", "LeakyReLU"]]
+    _assert_layers_rebuilt(d_blurred.discriminators, plain.discriminators, "features", kinds, 32)
     # the generators are untouched by the discriminators' filter and the other way round
     _assert_same_weights(d_blurred, plain)
     assert all(
