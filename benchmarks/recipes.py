@@ -106,6 +106,7 @@ _PROTOTYPE_TRAINERS = {
     "zclip": ("zclip", "ZClipTrainer"),
     "d_first": ("d_first", "DFirstTrainer"),
     "half_history": ("half_history", "HalfHistoryTrainer"),
+    "r3gan": ("r2", "R2Trainer"),
 }
 
 
@@ -606,6 +607,12 @@ def _candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # _trainer_class): the newest translation always scored, with the pool's pick beside it,
         # where the reference's pool replaces the newest half of the time
         "ref+ema_p2+residual+no_identity+d_no_norm+half_history": cur(),
+        # R3GAN's objective (Huang et al. 2024; benchmarks/r2.py, trained with its trainer): the
+        # relativistic logistic loss with R1 on the reals and R2 on the fakes, one gamma (the r1
+        # candidate's), which converges where R1 alone can oscillate
+        "ref+ema_p2+residual+no_identity+d_no_norm+r3gan": cur(
+            gan_mode="vanilla", relativistic=True, r1_gamma=1.0
+        ),
         # spectral normalisation in the generators too (SAGAN, Zhang et al. 2019: in both
         # networks, for stable training): each conv's largest singular value held at 1, which
         # bounds how far one step can move the change the residual head writes

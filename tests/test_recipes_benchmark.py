@@ -1203,3 +1203,40 @@ def test_half_history_scores_the_newest_translation_beside_the_pools_pick() -> N
     # (the pool's draws are seeded from the config's seed: the same every run)
     assert firsts[0] and not all(firsts)
     _fits_two_steps(history.HalfHistoryTrainer, size=32)
+
+
+def test_r3gan_adds_r2_on_the_fakes_with_r1s_gamma() -> None:
+    import torch
+
+    from _tiny import random_batches, tiny_model
+    from unpaired_i2i import CycleTrainer, TrainConfig, r1_penalty
+
+    r2 = bench._prototype("r2")
+    name = "ref+ema_p2+residual+no_identity+d_no_norm+r3gan"
+    assert bench._trainer_class(name) is r2.R2Trainer
+    config = bench._candidates()[name](0, {"n_blocks": 1, "base_channels": 4}).config
+    assert (config.gan_mode, config.relativistic, config.r1_gamma) == ("vanilla", True, 1.0)
+    over: dict[str, Any] = {
+        "gan_mode": "vanilla",
+        "relativistic": True,
+        "r1_gamma": 2.0,
+        "pool_size": 0,
+    }
+    with_r2 = r2.R2Trainer(tiny_model(0), TrainConfig(**over), device="cpu")
+    without = CycleTrainer(tiny_model(0), TrainConfig(**over), device="cpu")
+    d = with_r2.model.d_y
+    real, fake = torch.rand(1, 3, 32, 32) * 2 - 1, torch.rand(1, 3, 32, 32) * 2 - 1
+    leaf = fake.clone().requires_grad_(True)
+    r2_term = 0.5 * 2.0 * r1_penalty(d(leaf), leaf)
+    assert float(r2_term.detach()) > 0
+    expected = without.compute_discriminator_loss(without.model.d_y, real, fake) + r2_term
+    got = with_r2.compute_discriminator_loss(d, real, fake)
+    assert torch.allclose(got, expected, rtol=1e-5)
+    assert not fake.requires_grad  # the pool's batch is left as it was
+    got.backward()
+    assert all(p.grad is not None for p in d.parameters())
+    with pytest.raises(ValueError, match="expected r1_gamma > 0"):
+        r2.R2Trainer(tiny_model(0), TrainConfig(), device="cpu")
+    fresh = r2.R2Trainer(tiny_model(0), TrainConfig(**over), device="cpu")
+    fresh.fit(random_batches(1, size=32, batch_size=1), max_steps=2)
+    assert fresh.state.step == 2
