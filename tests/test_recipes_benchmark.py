@@ -1240,3 +1240,24 @@ def test_r3gan_adds_r2_on_the_fakes_with_r1s_gamma() -> None:
     fresh = r2.R2Trainer(tiny_model(0), TrainConfig(**over), device="cpu")
     fresh.fit(random_batches(1, size=32, batch_size=1), max_steps=2)
     assert fresh.state.step == 2
+
+
+def test_flip_ensemble_averages_the_translation_and_its_mirror_twin() -> None:
+    import torch
+
+    flip = bench._prototype("flip_ensemble")
+    x = torch.rand(2, 3, 8, 8) * 2 - 1
+    # a mirror-equivariant generator (a pointwise one) is its own ensemble
+    pointwise = torch.nn.Conv2d(3, 3, 1)
+    assert torch.allclose(flip.FlipEnsemble(pointwise)(x), pointwise(x), atol=1e-6)
+
+    class Ramp(torch.nn.Module):
+        """Adds a left-to-right ramp: not mirror-equivariant."""
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x + torch.linspace(-0.5, 0.5, x.shape[-1])
+
+    # x + ramp and mirror(mirror(x) + ramp) = x + reversed ramp: their mean is x
+    assert torch.allclose(flip.FlipEnsemble(Ramp())(x), x, atol=1e-6)
+    with pytest.raises(ValueError, match=r"expected an \(N, C, H, W\) batch"):
+        flip.FlipEnsemble(pointwise)(x[0])
