@@ -12,7 +12,7 @@ what the pool returns for it (the pool's own draw, stored and returned as
 :class:`~unpaired_i2i.ImagePool` does: an old image half of the time once full, else the newest
 again), the fake term averaged over the two. The same random numbers in the same order as
 :class:`~unpaired_i2i.CycleTrainer`, so a run resumes exactly; the discriminators score one more
-image per step (a few percent of the step's work).
+image per step (by multiply-adds, a few percent of the step's work).
 """
 
 from __future__ import annotations

@@ -3,15 +3,15 @@
 A prototype for the recipes benchmark (``benchmarks/recipes.py``): it is screened as a
 candidate on top of the improved recipe before any of it goes into the library.
 
-Huang et al. 2024 ("The GAN is dead; long live the GAN! A Modern GAN Baseline", R3GAN) show
-that a relativistic pairing loss with both zero-centred penalties, R1 on the real images and R2
-on the generated ones, converges locally where either penalty alone can fail (R1 alone lets the
-discriminator's slope on the fakes grow until training oscillates), and train without the usual
-tricks with it. :class:`R2Trainer` adds ``r1_gamma / 2 * r1_penalty(D(fake), fake)`` to each
-discriminator's loss (the same gamma as the R1 term, as R3GAN uses one), scoring the fakes a
-second time with gradients to their pixels; with the library's relativistic average loss in its
-logistic form (``gan_mode="vanilla"``, ``relativistic=True``) and R1 (``r1_gamma``) this is
-R3GAN's objective as far as the library has it (relativistic average rather than pairwise).
+Huang et al. 2024 ("The GAN is dead; long live the GAN! A Modern GAN Baseline", R3GAN) show that
+a relativistic pairing loss with both zero-centred penalties, R1 on the real images and R2 on
+the generated ones, converges locally where either penalty alone can fail (R1 alone lets the
+discriminator's slope on the fakes grow until training oscillates), and train GANs with it
+without the usual tricks. :class:`R2Trainer` adds ``r1_gamma / 2 * r1_penalty(D(fake), fake)``
+to each discriminator's loss (the same gamma as the R1 term, as R3GAN uses one), scoring the
+fakes a second time with gradients to their pixels; with the library's relativistic average loss
+in its logistic form (``gan_mode="vanilla"``, ``relativistic=True``) and R1 (``r1_gamma``) this
+is R3GAN's objective as far as the library has it (relativistic average rather than pairwise).
 Float32 only, no ``compile``, no ``d_augment``.
 """
 
