@@ -222,3 +222,30 @@ def test_compiled_networks_with_r1_keep_the_ranks_in_step_and_match_eager(tmp_pa
     assert compiled[0]["last_losses"].keys() == eager[0]["last_losses"].keys()
     for name, loss in eager[0]["last_losses"].items():
         assert compiled[0]["last_losses"][name] == pytest.approx(loss, rel=1e-4)
+
+
+def test_a_group_the_trainer_joins_is_left_at_exit_and_a_users_group_is_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import atexit
+
+    import torch.distributed as dist
+
+    from unpaired_i2i.training import distributed
+
+    for key, value in {"RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    joined: list[str] = []
+    registered: list[Any] = []
+    monkeypatch.setattr(dist, "is_initialized", lambda: bool(joined))
+    monkeypatch.setattr(dist, "init_process_group", lambda backend, timeout: joined.append(backend))
+    monkeypatch.setattr(dist, "get_rank", lambda: 0)
+    monkeypatch.setattr(dist, "get_world_size", lambda: 2)
+    monkeypatch.setattr(atexit, "register", registered.append)
+    env, device = distributed.init_from_env(None)
+    assert (env.rank, env.world_size, device) == (0, 2, None)
+    assert joined == ["gloo"] and registered == [distributed.destroy_group]
+    # joined already (by the user, or by an earlier trainer): nothing more is registered
+    distributed.init_from_env(None)
+    assert joined == ["gloo"] and registered == [distributed.destroy_group]

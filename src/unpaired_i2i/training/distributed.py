@@ -3,13 +3,18 @@
 A :class:`~unpaired_i2i.CycleTrainer` created in a process that ``torchrun`` started (the
 environment holds ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK``, with ``WORLD_SIZE > 1``) joins
 the process group on its own: NCCL when CUDA is present (each rank on ``cuda:LOCAL_RANK``),
-Gloo on the CPU. A process group the user initialised is used as it is. This module holds the
+Gloo on the CPU, and leaves it when the interpreter exits (:func:`destroy_group`, registered
+with :mod:`atexit`): a process that ends with the group still joined can abort in the group's
+teardown (``terminate called without an active exception``, exit code -6) after its work is
+done, which fails the whole ``torchrun`` job. A process group the user initialised is used as
+it is, and left to the user to destroy. This module holds the
 small pieces the trainer and the built-in callbacks share: reading the environment, joining the
 group, and the few collectives the trainer needs outside DDP's own gradient all-reduce.
 """
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import os
 from collections.abc import Mapping
@@ -108,6 +113,10 @@ def init_from_env(
 ) -> tuple[DistributedEnv, torch.device | None]:
     """Join the process group ``torchrun`` describes, unless there is none or it is joined.
 
+    A group joined here is destroyed at interpreter exit (:func:`destroy_group` through
+    :mod:`atexit`; calling it earlier is fine), so a script that trains and returns exits
+    cleanly; a group that was already joined is left as it is.
+
     Args:
         device: The device the user asked for, or ``None``. Under ``torchrun`` with CUDA and
             ``device`` ``None`` or ``"cuda"``, the rank trains on ``cuda:LOCAL_RANK``.
@@ -136,6 +145,8 @@ def init_from_env(
     if not dist.is_initialized():
         backend = "nccl" if wanted is not None and wanted.type == "cuda" else "gloo"
         dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s))
+        # torch's own teardown of a group still joined at exit can std::terminate (exit -6)
+        atexit.register(destroy_group)
         env = detect()
     return env, wanted
 
