@@ -10,35 +10,41 @@ batch from both: half the newest translations, half drawn from the history. With
 one image per step, :class:`HalfHistoryTrainer` scores the newest translation together with
 what the pool returns for it (the pool's own draw, stored and returned as
 :class:`~unpaired_i2i.ImagePool` does: an old image half of the time once full, else the newest
-again), the fake term averaged over the two. The same random numbers in the same order as
-:class:`~unpaired_i2i.CycleTrainer`, so a run resumes exactly; the discriminators score one more
-image per step (by multiply-adds, a few percent of the step's work).
+again), the fake term averaged over the two: its pools are :class:`HalfHistoryPool`, so the
+trainer's own discriminator step runs unchanged on the longer batch. The same random numbers in
+the same order as :class:`~unpaired_i2i.CycleTrainer`, so a run resumes exactly; the
+discriminators score one more image per step (by multiply-adds, a few percent of the step's
+work).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from typing import Any
 
 import torch
 
-from unpaired_i2i import CycleTrainer
+from unpaired_i2i import CycleTrainer, ImagePool
 
-__all__ = ["HalfHistoryTrainer"]
+__all__ = ["HalfHistoryPool", "HalfHistoryTrainer"]
+
+
+class HalfHistoryPool(ImagePool):
+    """An :class:`~unpaired_i2i.ImagePool` whose ``query`` returns the newest images followed by
+    what the pool returns for them: ``(N, C, H, W)`` in, ``(2N, C, H, W)`` out, detached."""
+
+    def query(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.cat([images.detach(), super().query(images)])
 
 
 class HalfHistoryTrainer(CycleTrainer):
     """:class:`CycleTrainer` whose discriminators score ``cat(newest, pool.query(newest))``."""
 
-    def _discriminator_step(
-        self, real_x: torch.Tensor, real_y: torch.Tensor, outputs: Mapping[str, torch.Tensor]
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        self.optimizer_d.zero_grad(set_to_none=True)
-        fmt = self._memory_format()
-        newest_y, newest_x = outputs["fake_y"].detach(), outputs["fake_x"].detach()
-        fake_y = torch.cat([newest_y, self.pool_y.query(newest_y)]).contiguous(memory_format=fmt)
-        fake_x = torch.cat([newest_x, self.pool_x.query(newest_x)]).contiguous(memory_format=fmt)
-        with self._autocast():
-            loss_d_y = self.compute_discriminator_loss(self.networks.d_y, real_y, fake_y)
-            loss_d_x = self.compute_discriminator_loss(self.networks.d_x, real_x, fake_x)
-        self._backward_and_step(loss_d_x + loss_d_y, self.optimizer_d)
-        return loss_d_x, loss_d_y
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # the trainer's pools, each continued (stored images and random state) as a
+        # HalfHistoryPool, so the draws are the ones CycleTrainer's pools would make
+        for name in ("pool_x", "pool_y"):
+            pool: ImagePool = getattr(self, name)
+            half = HalfHistoryPool(pool.size, seed=0)
+            half.load_state_dict(pool.state_dict())
+            setattr(self, name, half)
