@@ -387,6 +387,11 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
     assert all(net.get_config()["base_channels"] == 48 for net in width48.generators)
     assert width48.d_x.get_config()["base_channels"] == 64
     assert bench._generator_record(width48.g_xy)["base_channels"] == 48
+    spent = candidates[cur + "+g_width48+batch2"](0, {"n_blocks": 1})
+    assert all(net.get_config()["base_channels"] == 48 for net in spent.model.generators)
+    assert spent.config.lr == pytest.approx(2e-4 * 2**0.5)
+    assert bench._BATCH_SIZES[cur + "+g_width48+batch2"] == 2
+    assert bench._BATCH_SIZES.get(cur + "+g_width48", 1) == 1
     down4 = candidates[cur + "+down_kernel4"](0, dict(small)).model
     for net in down4.generators:
         assert net.get_config()["down_kernel_size"] == 4
