@@ -22,6 +22,7 @@ def _recipes_benchmark() -> ModuleType:
 
 
 bench = _recipes_benchmark()
+catalogue = sys.modules["recipe_candidates"]  # benchmarks/recipe_candidates.py, loaded by bench
 
 
 def record(
@@ -207,7 +208,7 @@ def _seeded(suffix: str, over: dict[str, Any]) -> Any:
 
     torch.manual_seed(0)
     name = "ref+ema_p2+residual+no_identity+d_no_norm" + (f"+{suffix}" if suffix else "")
-    return bench._candidates()[name](0, dict(over)).model
+    return bench.candidates()[name](0, dict(over)).model
 
 
 def _assert_same_weights(net: Any, same: Any) -> None:
@@ -239,7 +240,7 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
 
     from unpaired_i2i import EMA
 
-    candidates = bench._candidates()
+    candidates = bench.candidates()
     small = {"n_blocks": 1, "base_channels": 4}
     for name, build in candidates.items():
         spec = build(0, dict(small))
@@ -313,7 +314,7 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
     assert reference.model.g_xy.get_config()["dropout"] == 0.0
     import torch
 
-    attention_cls = bench._prototype("self_attention").SelfAttention
+    attention_cls = catalogue.prototype("self_attention").SelfAttention
     plain = _seeded("", small)
     attended = _seeded("self_attention", small)
     x = torch.rand(1, 3, 16, 16) * 2 - 1
@@ -390,8 +391,8 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
     spent = candidates[cur + "+g_width48+batch2"](0, {"n_blocks": 1})
     assert all(net.get_config()["base_channels"] == 48 for net in spent.model.generators)
     assert spent.config.lr == pytest.approx(2e-4 * 2**0.5)
-    assert bench._BATCH_SIZES[cur + "+g_width48+batch2"] == 2
-    assert bench._BATCH_SIZES.get(cur + "+g_width48", 1) == 1
+    assert bench.BATCH_SIZES[cur + "+g_width48+batch2"] == 2
+    assert bench.BATCH_SIZES.get(cur + "+g_width48", 1) == 1
     down4 = candidates[cur + "+down_kernel4"](0, dict(small)).model
     for net in down4.generators:
         assert net.get_config()["down_kernel_size"] == 4
@@ -416,7 +417,7 @@ def test_every_candidate_builds_the_reference_with_the_methods_its_name_adds() -
 def test_patch_nce_prefers_the_matching_patch_and_trains_its_heads() -> None:
     import torch
 
-    nce = bench._prototype("patch_nce")
+    nce = catalogue.prototype("patch_nce")
     gen = torch.Generator().manual_seed(0)
     key = torch.nn.functional.normalize(torch.randn(2, 16, 8, generator=gen), dim=-1)
     other = torch.nn.functional.normalize(torch.randn(2, 16, 8, generator=gen), dim=-1)
@@ -430,7 +431,7 @@ def test_patch_nce_prefers_the_matching_patch_and_trains_its_heads() -> None:
 
     name = "ref+ema_p2+residual+no_identity+d_no_norm+patch_nce"
     torch.manual_seed(0)
-    spec = bench._candidates()[name](0, {"n_blocks": 2, "base_channels": 8})
+    spec = bench.candidates()[name](0, {"n_blocks": 2, "base_channels": 8})
     g = spec.model.g_xy
     feats = nce.encoder_features(g, torch.zeros(1, 3, 16, 16))
     assert [tuple(f.shape[1:]) for f in feats] == [
@@ -441,9 +442,9 @@ def test_patch_nce_prefers_the_matching_patch_and_trains_its_heads() -> None:
         (32, 4, 4),
     ]
     heads = g.get_submodule("nce_heads")
-    trainer = bench._trainer_class(name)(spec.model, spec.config, callbacks=spec.callbacks)
+    trainer = bench.trainer_class(name)(spec.model, spec.config, callbacks=spec.callbacks)
     assert isinstance(trainer, nce.PatchNCETrainer)
-    assert bench._trainer_class("reference") is not type(trainer)
+    assert bench.trainer_class("reference") is not type(trainer)
     optimised = {id(p) for group in trainer.optimizer_g.param_groups for p in group["params"]}
     assert all(id(p) in optimised for p in heads.parameters())
     before = [p.detach().clone() for p in heads.parameters()]
@@ -457,7 +458,7 @@ def test_patch_nce_prefers_the_matching_patch_and_trains_its_heads() -> None:
 def test_self_attention_mixes_every_position_once_its_scale_moves() -> None:
     import torch
 
-    attention = bench._prototype("self_attention").SelfAttention(16)
+    attention = catalogue.prototype("self_attention").SelfAttention(16)
     torch.manual_seed(0)
     x = torch.randn(2, 16, 4, 6)
     assert torch.equal(attention(x), x)  # gamma = 0
@@ -470,7 +471,7 @@ def test_self_attention_mixes_every_position_once_its_scale_moves() -> None:
     changed = (attention(x2) - y).abs().sum(dim=1) > 0
     assert bool(changed.all())
     with pytest.raises(ValueError, match="channels: expected >= 8, got 4"):
-        bench._prototype("self_attention").SelfAttention(4)
+        catalogue.prototype("self_attention").SelfAttention(4)
 
 
 def _tiny_trainer(callbacks: list[Any], model_seed: int = 0) -> Any:
@@ -487,7 +488,7 @@ def test_lookahead_moves_the_slow_weights_part_of_the_way_and_resets_the_fast_on
 
     from _tiny import random_batches
 
-    lookahead = bench._prototype("lookahead")
+    lookahead = catalogue.prototype("lookahead")
     batches = random_batches(1, size=8, batch_size=1)  # 2 epochs of 1 step
     plain = _tiny_trainer([])
     start = [p.detach().clone() for p in plain.model.parameters()]
@@ -508,7 +509,7 @@ def test_lookahead_resumes_exactly_from_a_checkpoint(tmp_path: Path) -> None:
     from _tiny import Crash, random_batches
     from unpaired_i2i import ModelCheckpoint
 
-    lookahead = bench._prototype("lookahead")
+    lookahead = catalogue.prototype("lookahead")
     batches = random_batches(7, size=8, batch_size=1)
     straight = _tiny_trainer([lookahead.Lookahead(k=3)])
     straight.fit(batches)
@@ -535,8 +536,8 @@ def test_pearson_lsgan_codes_real_1_fake_minus_1_and_the_generators_target_0() -
     from unpaired_i2i import TrainConfig
 
     name = "ref+ema_p2+residual+no_identity+d_no_norm+lsgan_pearson"
-    cls = bench._trainer_class(name)
-    assert cls is bench._prototype("lsgan_targets").PearsonLSGANTrainer
+    cls = bench.trainer_class(name)
+    assert cls is catalogue.prototype("lsgan_targets").PearsonLSGANTrainer
     trainer = cls(tiny_model(0), TrainConfig(), device="cpu")
     scores = torch.tensor([[-1.0, 0.0], [1.0, 3.0]])
     # per target: mean of (score - target)^2 over the four scores
@@ -550,7 +551,7 @@ def test_pearson_lsgan_codes_real_1_fake_minus_1_and_the_generators_target_0() -
     hinge = cls(tiny_model(0), TrainConfig(gan_mode="hinge"), device="cpu")
     with pytest.raises(ValueError, match="expected gan_mode='lsgan'"):
         hinge.train_step(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8))
-    candidates = bench._candidates()
+    candidates = bench.candidates()
     assert candidates[name](0, {"n_blocks": 1, "base_channels": 4}).config.gan_mode == "lsgan"
     vanilla = candidates["ref+ema_p2+residual+no_identity+d_no_norm+vanilla"]
     assert vanilla(0, {"n_blocks": 1, "base_channels": 4}).config.gan_mode == "vanilla"
@@ -559,7 +560,7 @@ def test_pearson_lsgan_codes_real_1_fake_minus_1_and_the_generators_target_0() -
 def test_two_scale_discriminators_keep_the_recipes_weights_and_weigh_both_scales() -> None:
     import torch
 
-    multiscale = bench._prototype("multiscale")
+    multiscale = catalogue.prototype("multiscale")
     small = {"n_blocks": 1, "base_channels": 8}
     plain = _seeded("", small)
     two = _seeded("two_scale_d", small)
@@ -589,8 +590,8 @@ def test_label_smoothing_aims_only_the_discriminators_real_scores_at_0_9() -> No
     from unpaired_i2i import TrainConfig
 
     name = "ref+ema_p2+residual+no_identity+d_no_norm+label_smoothing"
-    cls = bench._trainer_class(name)
-    assert cls is bench._prototype("lsgan_targets").SmoothedLabelsTrainer
+    cls = bench.trainer_class(name)
+    assert cls is catalogue.prototype("lsgan_targets").SmoothedLabelsTrainer
     trainer = cls(tiny_model(0), TrainConfig(), device="cpu")
     scores = torch.tensor([0.9, 1.0, 0.0, 2.0])
     d_real = trainer._gan(scores, True, for_discriminator=True).item()
@@ -620,9 +621,9 @@ def test_instance_noise_falls_from_sigma_to_zero_over_the_run() -> None:
     from _tiny import tiny_model
     from unpaired_i2i import TrainConfig
 
-    noise = bench._prototype("instance_noise")
+    noise = catalogue.prototype("instance_noise")
     name = "ref+ema_p2+residual+no_identity+d_no_norm+instance_noise"
-    assert bench._trainer_class(name) is noise.InstanceNoiseTrainer
+    assert bench.trainer_class(name) is noise.InstanceNoiseTrainer
     trainer = noise.InstanceNoiseTrainer(tiny_model(0), TrainConfig(), device="cpu")
     with pytest.raises(ValueError, match=r"expected fit\(max_steps=N\)"):
         trainer.sigma()
@@ -645,9 +646,9 @@ def test_feature_matching_adds_the_distance_of_the_fakes_feature_means_to_the_re
     from _tiny import tiny_model
     from unpaired_i2i import ConvDiscriminator, CycleTrainer, TrainConfig
 
-    fm = bench._prototype("feature_matching")
+    fm = catalogue.prototype("feature_matching")
     name = "ref+ema_p2+residual+no_identity+d_no_norm+feature_matching"
-    assert bench._trainer_class(name) is fm.FeatureMatchingTrainer
+    assert bench.trainer_class(name) is fm.FeatureMatchingTrainer
     model = tiny_model(0)
     trainer = fm.FeatureMatchingTrainer(model, TrainConfig(), device="cpu")
     plain = CycleTrainer(model, TrainConfig(), device="cpu")
@@ -684,7 +685,7 @@ def test_up_blur_filters_after_each_transposed_conv_and_removes_a_checkerboard()
 
     from unpaired_i2i import ResnetGenerator
 
-    blur = bench._prototype("blur")
+    blur = catalogue.prototype("blur")
     small = {"n_blocks": 1, "base_channels": 4}
     blurred = _seeded("up_blur", small)
     plain = _seeded("", small)
@@ -713,7 +714,7 @@ def test_spectrally_normalised_generators_train_and_average() -> None:
     from unpaired_i2i import CycleTrainer
 
     name = "ref+ema_p2+residual+no_identity+d_no_norm+g_spectral_norm"
-    spec = bench._candidates()[name](0, {"n_blocks": 1, "base_channels": 4})
+    spec = bench.candidates()[name](0, {"n_blocks": 1, "base_channels": 4})
     for net in spec.model.generators:
         convs = [m for m in net.modules() if isinstance(m, nn.Conv2d | nn.ConvTranspose2d)]
         assert convs and all(hasattr(m, "parametrizations") for m in convs)
@@ -740,8 +741,8 @@ def test_bcr_adds_the_discriminators_disagreement_with_themselves_on_moved_image
     from _tiny import tiny_model
     from unpaired_i2i import CycleTrainer, TrainConfig
 
-    bcr = bench._prototype("consistency")
-    assert bench._trainer_class("ref+ema_p2+residual+no_identity+d_no_norm+bcr") is (
+    bcr = catalogue.prototype("consistency")
+    assert bench.trainer_class("ref+ema_p2+residual+no_identity+d_no_norm+bcr") is (
         bcr.ConsistencyTrainer
     )
     model = tiny_model(0)
@@ -780,7 +781,7 @@ def test_pixel_shuffle_starts_as_nearest_upsampling_of_the_recipes_kernel() -> N
 
     from unpaired_i2i import ResnetGenerator
 
-    ps = bench._prototype("pixel_shuffle")
+    ps = catalogue.prototype("pixel_shuffle")
     small = {"n_blocks": 1, "base_channels": 4}
     shuffled = _seeded("pixel_shuffle", small)
     plain = _seeded("", small)
@@ -825,9 +826,9 @@ def test_cycle_ssim_mixes_ssim_and_l1_in_the_cycle_terms() -> None:
     from _tiny import tiny_model
     from unpaired_i2i import CycleTrainer, TrainConfig, ssim
 
-    mix = bench._prototype("ssim_cycle")
+    mix = catalogue.prototype("ssim_cycle")
     name = "ref+ema_p2+residual+no_identity+d_no_norm+cycle_ssim"
-    assert bench._trainer_class(name) is mix.SSIMCycleTrainer
+    assert bench.trainer_class(name) is mix.SSIMCycleTrainer
     gen = torch.Generator().manual_seed(0)
     real = torch.rand(2, 3, 16, 16, generator=gen) * 2 - 1
     rec = (torch.rand(2, 3, 16, 16, generator=gen) * 2 - 1).requires_grad_(True)
@@ -866,8 +867,8 @@ def test_amsgrad_switches_both_optimisers_before_the_first_step() -> None:
     from _tiny import random_batches, tiny_model
     from unpaired_i2i import CycleTrainer, TrainConfig
 
-    ams = bench._prototype("amsgrad")
-    assert bench._trainer_class("ref+ema_p2+residual+no_identity+d_no_norm+amsgrad") is (
+    ams = catalogue.prototype("amsgrad")
+    assert bench.trainer_class("ref+ema_p2+residual+no_identity+d_no_norm+amsgrad") is (
         ams.AMSGradTrainer
     )
     trainer = ams.AMSGradTrainer(tiny_model(0), TrainConfig(pool_size=0), device="cpu")
@@ -894,9 +895,9 @@ def test_cycle_decay_scales_the_cycle_terms_from_one_to_a_half_over_the_run() ->
     from _tiny import tiny_model
     from unpaired_i2i import CycleTrainer, TrainConfig
 
-    decay = bench._prototype("cycle_decay")
+    decay = catalogue.prototype("cycle_decay")
     name = "ref+ema_p2+residual+no_identity+d_no_norm+cycle_decay"
-    assert bench._trainer_class(name) is decay.CycleDecayTrainer
+    assert bench.trainer_class(name) is decay.CycleDecayTrainer
     model = tiny_model(0)
     config = TrainConfig(lambda_identity=0.0)
     trainer = decay.CycleDecayTrainer(model, config, device="cpu")
@@ -929,7 +930,7 @@ def test_optimistic_step_moves_the_weights_by_twice_the_step_minus_the_previous_
 
     from _tiny import random_batches
 
-    optimism = bench._prototype("optimism")
+    optimism = catalogue.prototype("optimism")
     batches = random_batches(1, size=8, batch_size=1)  # 2 epochs of 1 step
     one = _tiny_trainer([])
     start = [p.detach().clone() for p in one.model.parameters()]
@@ -950,7 +951,7 @@ def test_optimistic_step_moves_the_weights_by_twice_the_step_minus_the_previous_
         moved += not torch.allclose(expected, w2)
     assert moved > 10
     name = "ref+ema_p2+residual+no_identity+d_no_norm+optimism"
-    callbacks = bench._candidates()[name](0, {"n_blocks": 1, "base_channels": 4}).callbacks
+    callbacks = bench.candidates()[name](0, {"n_blocks": 1, "base_channels": 4}).callbacks
     assert [type(c).__name__ for c in callbacks] == ["OptimisticStep", "EMA"]
 
 
@@ -958,7 +959,7 @@ def test_optimistic_step_resumes_exactly_from_a_checkpoint(tmp_path: Path) -> No
     from _tiny import Crash, random_batches
     from unpaired_i2i import ModelCheckpoint
 
-    optimism = bench._prototype("optimism")
+    optimism = catalogue.prototype("optimism")
     batches = random_batches(7, size=8, batch_size=1)
     straight = _tiny_trainer([optimism.OptimisticStep()])
     straight.fit(batches)
@@ -977,7 +978,7 @@ def test_optimistic_step_resumes_exactly_from_a_checkpoint(tmp_path: Path) -> No
 
 
 def test_zclip_clips_a_norm_above_mean_plus_threshold_std_and_keeps_its_statistics() -> None:
-    zclip = bench._prototype("zclip")
+    zclip = catalogue.prototype("zclip")
     clip = zclip.ZClip(alpha=0.5, threshold=2.0, warmup=4)
     assert [clip.limit(n) for n in (1.0, 3.0, 1.0, 3.0)] == [None] * 4  # warm-up: measured
     assert (clip.mean, clip.var) == (2.0, 1.0)
@@ -1005,9 +1006,9 @@ def test_zclip_trainer_scales_a_spiking_gradient_to_the_bound_before_adam_steps(
     from _tiny import tiny_model
     from unpaired_i2i import TrainConfig
 
-    zclip = bench._prototype("zclip")
+    zclip = catalogue.prototype("zclip")
     name = "ref+ema_p2+residual+no_identity+d_no_norm+zclip"
-    assert bench._trainer_class(name) is zclip.ZClipTrainer
+    assert bench.trainer_class(name) is zclip.ZClipTrainer
     trainer = zclip.ZClipTrainer(tiny_model(0), TrainConfig(pool_size=0), device="cpu")
     assert trainer.callbacks[-1] is trainer.zclip_state  # its statistics go into checkpoints
     g = trainer.zclip_state.zclips["g"]
@@ -1036,9 +1037,9 @@ def test_d_first_steps_the_discriminators_as_the_reference_then_the_generators_a
     from _tiny import tiny_model
     from unpaired_i2i import CycleTrainer, TrainConfig
 
-    d_first = bench._prototype("d_first")
+    d_first = catalogue.prototype("d_first")
     name = "ref+ema_p2+residual+no_identity+d_no_norm+d_first"
-    assert bench._trainer_class(name) is d_first.DFirstTrainer
+    assert bench.trainer_class(name) is d_first.DFirstTrainer
     config = TrainConfig(pool_size=0, lr=1e-3)
     gen = torch.Generator().manual_seed(0)
     x, y = (torch.rand(1, 3, 16, 16, generator=gen) * 2 - 1 for _ in range(2))
@@ -1073,7 +1074,7 @@ def test_lr_warmup_scales_the_schedules_rates_up_linearly_then_leaves_them() -> 
     from _tiny import random_batches
     from unpaired_i2i import Callback
 
-    warm = bench._prototype("lr_warmup")
+    warm = catalogue.prototype("lr_warmup")
     assert [warm.LinearWarmup(4).factor(s) for s in (0, 1, 3, 9)] == [0.25, 0.5, 1.0, 1.0]
     seen: list[tuple[float, float]] = []
 
@@ -1089,7 +1090,7 @@ def test_lr_warmup_scales_the_schedules_rates_up_linearly_then_leaves_them() -> 
     assert [g for g, _ in seen] == pytest.approx(expected)
     assert [d for _, d in seen] == pytest.approx(expected)
     name = "ref+ema_p2+residual+no_identity+d_no_norm+lr_warmup"
-    callbacks = bench._candidates()[name](0, {"n_blocks": 1, "base_channels": 4}).callbacks
+    callbacks = bench.candidates()[name](0, {"n_blocks": 1, "base_channels": 4}).callbacks
     assert [type(c).__name__ for c in callbacks] == ["LinearWarmup", "EMA"]
     with pytest.raises(ValueError, match="steps: expected an int >= 1, got 0"):
         warm.LinearWarmup(0)
@@ -1098,7 +1099,7 @@ def test_lr_warmup_scales_the_schedules_rates_up_linearly_then_leaves_them() -> 
 def test_down_blur_filters_before_each_stride_two_conv_in_generators_and_discriminators() -> None:
     import torch
 
-    blur = bench._prototype("blur")
+    blur = catalogue.prototype("blur")
     small = {"n_blocks": 1, "base_channels": 4}
     plain = _seeded("", small)
     g_blurred = _seeded("down_blur", small)
@@ -1127,7 +1128,7 @@ def test_unet_skips_start_as_the_recipe_and_open_with_training() -> None:
 
     from unpaired_i2i import ResnetGenerator
 
-    skips = bench._prototype("unet_skips")
+    skips = catalogue.prototype("unet_skips")
     small = {"n_blocks": 1, "base_channels": 4}
     plain = _seeded("", small)
     joined = _seeded("unet_skips", small)
@@ -1158,7 +1159,7 @@ def test_unet_skips_start_as_the_recipe_and_open_with_training() -> None:
     from _tiny import random_batches
     from unpaired_i2i import CycleTrainer
 
-    spec = bench._candidates()["ref+ema_p2+residual+no_identity+d_no_norm+unet_skips"](0, small)
+    spec = bench.candidates()["ref+ema_p2+residual+no_identity+d_no_norm+unet_skips"](0, small)
     trainer = CycleTrainer(spec.model, spec.config, callbacks=spec.callbacks, device="cpu")
     trainer.fit(random_batches(2, size=32, batch_size=1), max_steps=2)
     trained = spec.model.g_xy.get_submodule("decoder")
@@ -1180,9 +1181,9 @@ def test_half_history_scores_the_newest_translation_beside_the_pools_pick() -> N
     from _tiny import tiny_model
     from unpaired_i2i import TrainConfig
 
-    history = bench._prototype("half_history")
+    history = catalogue.prototype("half_history")
     name = "ref+ema_p2+residual+no_identity+d_no_norm+half_history"
-    assert bench._trainer_class(name) is history.HalfHistoryTrainer
+    assert bench.trainer_class(name) is history.HalfHistoryTrainer
     trainer = history.HalfHistoryTrainer(tiny_model(0), TrainConfig(pool_size=1), device="cpu")
     seen: list[torch.Tensor] = []
     score = trainer.compute_discriminator_loss
@@ -1216,10 +1217,10 @@ def test_r3gan_adds_r2_on_the_fakes_with_r1s_gamma() -> None:
     from _tiny import random_batches, tiny_model
     from unpaired_i2i import CycleTrainer, TrainConfig, r1_penalty
 
-    r2 = bench._prototype("r2")
+    r2 = catalogue.prototype("r2")
     name = "ref+ema_p2+residual+no_identity+d_no_norm+r3gan"
-    assert bench._trainer_class(name) is r2.R2Trainer
-    config = bench._candidates()[name](0, {"n_blocks": 1, "base_channels": 4}).config
+    assert bench.trainer_class(name) is r2.R2Trainer
+    config = bench.candidates()[name](0, {"n_blocks": 1, "base_channels": 4}).config
     assert (config.gan_mode, config.relativistic, config.r1_gamma) == ("vanilla", True, 1.0)
     over: dict[str, Any] = {
         "gan_mode": "vanilla",
@@ -1250,7 +1251,7 @@ def test_r3gan_adds_r2_on_the_fakes_with_r1s_gamma() -> None:
 def test_flip_ensemble_averages_the_translation_and_its_mirror_twin() -> None:
     import torch
 
-    flip = bench._prototype("flip_ensemble")
+    flip = catalogue.prototype("flip_ensemble")
     x = torch.rand(2, 3, 8, 8) * 2 - 1
     # a mirror-equivariant generator (a pointwise one) is its own ensemble
     pointwise = torch.nn.Conv2d(3, 3, 1)
