@@ -11,11 +11,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from unpaired_i2i import load_cyclegan
+from unpaired_i2i import load_cyclegan, load_generator_file, translate
 from unpaired_i2i.cli import DEMO_DEFAULTS, build_parser, main
 
 HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
@@ -193,6 +194,34 @@ def test_translate_and_export(
     model = load_cyclegan(demo_run / "checkpoints" / "last.pt")
     x = torch.rand(1, 3, 32, 32) * 2 - 1
     torch.testing.assert_close(scripted(x), model.g_yx(x))
+
+
+def test_translate_self_ensemble(
+    demo_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    images = tmp_path / "in"
+    images.mkdir()
+    rgb = np.random.default_rng(0).integers(0, 256, size=(28, 36, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(images / "a.png")
+    for flag, folder in (([], "plain"), (["--self-ensemble"], "mirrored")):
+        out = tmp_path / folder
+        code, _out, err = run(
+            ["translate", str(demo_run), str(images), "--out", str(out), *flag], capsys
+        )
+        assert code == 0, err
+    generator = load_generator_file(demo_run / "checkpoints" / "last.pt", direction="xy")
+    x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 127.5 - 1
+    for folder, ensemble in (("plain", False), ("mirrored", True)):
+        expected = translate(generator, x, self_ensemble=ensemble)[0]
+        expected_png = ((expected.clamp(-1, 1) + 1) * 127.5).permute(1, 2, 0).numpy()
+        with Image.open(tmp_path / folder / "a.png") as saved:
+            got = np.asarray(saved, dtype=np.float64)
+        assert np.abs(got - expected_png).max() <= 1.0  # PNG rounding
+    with (
+        Image.open(tmp_path / "plain" / "a.png") as p,
+        Image.open(tmp_path / "mirrored" / "a.png") as m,
+    ):
+        assert np.asarray(p).tolist() != np.asarray(m).tolist()
 
 
 @pytest.mark.parametrize(

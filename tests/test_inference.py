@@ -103,6 +103,38 @@ def test_property_any_size_is_preserved(h: int, w: int, fit: str) -> None:
     assert out.shape == (1, 3, h, w)
 
 
+def test_self_ensemble_averages_the_translation_of_the_mirrored_image(gen: ResnetGenerator) -> None:
+    x = torch.rand(2, 3, 18, 21) * 2 - 1  # padded to 20 x 24, the mirror padded the same way
+    plain = translate(gen, x)
+    mirrored = translate(gen, x.flip(-1)).flip(-1)
+    averaged = translate(gen, x, self_ensemble=True)
+    torch.testing.assert_close(averaged, 0.5 * (plain + mirrored))
+    assert (averaged - plain).abs().max() > 1e-3  # the generator is not mirror-symmetric
+    assert averaged.shape == x.shape and averaged.abs().max() <= 1.0
+    # tiled: each half is tiled exactly, so the average is the whole-image one
+    big = torch.rand(1, 3, 72, 100) * 2 - 1  # overlap 32 covers the receptive field: exact
+    torch.testing.assert_close(
+        translate(gen, big, self_ensemble=True, tile=32, overlap=32),
+        translate(gen, big, self_ensemble=True),
+        rtol=1e-4,
+        atol=1e-5,
+    )
+
+
+def test_self_ensemble_averages_in_the_generators_precision(gen: ResnetGenerator) -> None:
+    g64 = gen.double()
+    x = torch.rand(1, 3, 16, 20) * 2 - 1
+    expected = 0.5 * (eager(g64, x.double()) + eager(g64, x.double().flip(-1)).flip(-1))
+    out = translate(g64, x, self_ensemble=True)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, expected.float())
+    under_bf16 = translate(gen.float(), x, self_ensemble=True, amp="bf16")
+    assert under_bf16.dtype == torch.float32
+    torch.testing.assert_close(under_bf16, translate(gen, x, self_ensemble=True), atol=0.1, rtol=0)
+    with pytest.raises(ValueError, match="translate self_ensemble must be a bool; got 'yes'"):
+        translate(gen, x, self_ensemble="yes")  # type: ignore[call-overload]
+
+
 def test_tiny_images_are_padded_up_to_the_minimum_size(gen: ResnetGenerator) -> None:
     assert translate(gen, torch.zeros(1, 3, 3, 5)).shape == (1, 3, 3, 5)
 

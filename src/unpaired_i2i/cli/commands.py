@@ -467,6 +467,7 @@ def _translate(args: argparse.Namespace) -> int:
                     tile_stats=args.tile_stats,
                     amp=args.amp,
                     channels_last=args.channels_last,
+                    self_ensemble=args.self_ensemble,
                 )
             )
         except UnreadableImagesError as err:
