@@ -59,6 +59,7 @@ PROTOTYPE_TRAINERS = {
     "d_first": ("d_first", "DFirstTrainer"),
     "half_history": ("half_history", "HalfHistoryTrainer"),
     "r3gan": ("r2", "R2Trainer"),
+    "mirror_consistency": ("mirror_consistency", "MirrorConsistencyTrainer"),
 }
 
 
@@ -562,6 +563,11 @@ def candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         "ref+ema_p2+residual+no_identity+d_no_norm+r3gan": cur(
             gan_mode="vanilla", relativistic=True, r1_gamma=1.0
         ),
+        # GcGAN's geometry consistency with the horizontal mirror (Fu et al. 2019; train with
+        # trainer_class, benchmarks/mirror_consistency.py): G(flip(x)) = flip(G(x)), weight 2,
+        # for both generators; the mirror self-ensemble's gain says the trained generators
+        # break this symmetry of the data a little
+        "ref+ema_p2+residual+no_identity+d_no_norm+mirror_consistency": cur(),
         # spectral normalisation in the generators too (SAGAN, Zhang et al. 2019: in both
         # networks, for stable training): each conv's largest singular value held at 1, which
         # bounds how far one step can move the change the residual head writes
