@@ -5,10 +5,13 @@ extra EMA callbacks that only read the generators' weights (they draw no random 
 change nothing in the training), then scores each one's X-to-Y generator on the demo's paired
 test scenes, next to the demo's own figure. So the averages compare on one and the same
 trajectory. ``--set KEY=VALUE`` changes the improved recipe for the run (e.g.
-``--set zero_init_output=true``), the way ``recipe("improved", KEY=VALUE)`` would::
+``--set zero_init_output=true``), the way ``recipe("improved", KEY=VALUE)`` would;
+``--prototype NAME`` trains with a prototype's trainer from ``recipe_candidates.py``
+(``PROTOTYPE_TRAINERS``, e.g. ``mirror_consistency``) instead of ``CycleTrainer``::
 
     python benchmarks/demo_shadows.py --seed 0 --threads 1 --out runs/demo_s0
     python benchmarks/demo_shadows.py --seed 1 --set zero_init_output=true --out runs/zero_s1
+    python benchmarks/demo_shadows.py --seed 0 --prototype mirror_consistency --out runs/m_s0
     python benchmarks/demo_shadows.py --out /tmp/quick -- --max-steps 20   # a quick look
 
 Prints one JSON line: the seed, the changes, the demo's paired test L1 and SSIM, and the test
@@ -46,17 +49,31 @@ def main() -> None:
         help="change the improved recipe for this run (repeatable)",
     )  # fmt: skip
     parser.add_argument(
+        "--prototype", metavar="NAME",
+        help="train with this prototype's trainer (a key of recipe_candidates.PROTOTYPE_TRAINERS)",
+    )  # fmt: skip
+    parser.add_argument(
         "train_args", nargs=argparse.REMAINDER,
         help="after --: more options of train --demo (e.g. -- --max-steps 100)",
     )  # fmt: skip
     args = parser.parse_args()
 
     import torch
-    from recipes import drop_repeats, shadow_emas  # benchmarks/recipes.py, beside this script
+    from recipe_candidates import PROTOTYPE_TRAINERS, trainer_class  # beside this script
+    from recipes import drop_repeats, shadow_emas
 
     import unpaired_i2i.data
     import unpaired_i2i.recipes
+    import unpaired_i2i.training
     from unpaired_i2i.cli import main as cli_main
+
+    if args.prototype is not None:
+        if args.prototype not in PROTOTYPE_TRAINERS:
+            parser.error(
+                f"--prototype must be one of {sorted(PROTOTYPE_TRAINERS)}; got {args.prototype!r}"
+            )
+        # the command line builds its trainer from unpaired_i2i.training at run time
+        unpaired_i2i.training.CycleTrainer = trainer_class("+" + args.prototype)  # type: ignore[misc]
 
     torch.set_num_threads(args.threads)
     changes = {k: _value(v) for k, v in (item.split("=", 1) for item in args.set)}
@@ -91,6 +108,7 @@ def main() -> None:
                 "seed": args.seed,
                 "threads": args.threads,
                 "changes": changes,
+                "prototype": args.prototype,
                 "test_l1": round(report["l1"], 4),
                 "test_ssim": round(report["ssim"], 4),
                 "shadows_test_l1": {k: round(v, 4) for k, v in scores.items()},

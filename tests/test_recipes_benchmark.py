@@ -1310,3 +1310,42 @@ def test_flip_ensemble_averages_the_translation_and_its_mirror_twin() -> None:
     assert torch.allclose(flip.FlipEnsemble(Ramp())(x), x, atol=1e-6)
     with pytest.raises(ValueError, match=r"expected an \(N, C, H, W\) batch"):
         flip.FlipEnsemble(pointwise)(x[0])
+
+
+def test_demo_shadows_trains_the_demo_with_a_prototypes_trainer(tmp_path: Path) -> None:
+    import csv
+    import json
+    import os
+    import subprocess
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "demo_shadows.py"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    def demo(*options: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(script), *options],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=300,
+        )
+
+    out = tmp_path / "demo"
+    done = demo(
+        "--seed", "0", "--prototype", "mirror_consistency", "--powers", "1", "--out", str(out),
+        "--", "--max-steps", "1", "--log-every", "1",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["prototype"] == "mirror_consistency"
+    assert set(report["shadows_test_l1"]) == {"ema0.999_p1"}
+    with (out / "metrics.csv").open() as f:
+        row = next(csv.DictReader(f))
+    logged = ("g_adv_xy", "g_adv_yx", "cycle_x", "cycle_y", "identity_x", "identity_y")
+    # the generator's total holds the mirror term, which CycleTrainer's loss does not have
+    assert float(row["g_total"]) > sum(float(row[k]) for k in logged) + 1e-3
+
+    bad = demo("--prototype", "nope", "--out", str(tmp_path / "bad"))
+    assert bad.returncode == 2
+    assert "--prototype must be one of" in bad.stderr and "'nope'" in bad.stderr
