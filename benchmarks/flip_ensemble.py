@@ -6,7 +6,8 @@ costs two generator calls per image. The runs train with random mirrors of their
 both halves are translations the generator was taught; where they differ, the average keeps
 what they share. Scores the X->Y weights ``recipes.py run --save`` kept for the latest recorded
 run of each seed (the run's own generator: its EMA average when it has one) on the validation
-and test scenes, and prints, per seed and split, paired L1 and SSIM alone and as the ensemble::
+and test scenes, and prints, per seed and split, paired L1 and SSIM alone and as the ensemble
+(``evaluate_paired(..., self_ensemble=True)``)::
 
     python benchmarks/recipes.py run --candidate C --seed S --threads 1 --save --no-record
     python benchmarks/flip_ensemble.py --candidate C --seeds 0 1 --threads 1
@@ -22,25 +23,8 @@ import sys
 from pathlib import Path
 
 import torch
-from torch import nn
 
-__all__ = ["FlipEnsemble"]
-
-
-class FlipEnsemble(nn.Module):
-    """``0.5 * (generator(x) + generator(x.flip(-1)).flip(-1))``: ``(N, C, H, W)`` in ``[-1, 1]``
-    in, the generator's output shape out (in ``[-1, 1]`` when the generator's is)."""
-
-    def __init__(self, generator: nn.Module) -> None:
-        super().__init__()
-        self.generator = generator
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4:
-            raise ValueError(f"FlipEnsemble: expected an (N, C, H, W) batch; got {tuple(x.shape)}")
-        mirrored: torch.Tensor = self.generator(x.flip(-1)).flip(-1)
-        out: torch.Tensor = 0.5 * (self.generator(x) + mirrored)
-        return out
+__all__ = ["main"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -68,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
         generator = recipes._load_generator(out, args.candidate, seed, setting)
         for split, data in (("validation", val), ("test", test)):
             alone = evaluate_paired(generator, data)
-            both = evaluate_paired(FlipEnsemble(generator), data)
+            both = evaluate_paired(generator, data, self_ensemble=True)
             print(
                 f"| {seed} | {split} | {alone['l1']:.4f} | {both['l1']:.4f} | "
                 f"{both['l1'] - alone['l1']:+.4f} ({both['l1'] / alone['l1'] - 1:+.2%}) | "

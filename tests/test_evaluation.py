@@ -288,3 +288,37 @@ def test_evaluation_of_a_dataset_leaves_the_global_rng_alone() -> None:
     for _ in DataLoader(pairs, batch_size=2):
         pass
     assert not torch.equal(torch.get_rng_state(), before)
+
+
+class _Ramp(nn.Module):
+    """Adds a left-to-right ramp: a generator that does not commute with the mirror."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + torch.linspace(-0.5, 0.5, x.shape[-1])
+
+
+def test_self_ensemble_scores_the_average_of_the_translation_and_its_mirror_twin() -> None:
+    x = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 0.8 - 0.4
+    # x + ramp and flip(flip(x) + ramp) = x + reversed ramp: their mean is x itself
+    alone = evaluate_paired(_Ramp(), TensorDataset(x, x))
+    both = evaluate_paired(_Ramp(), TensorDataset(x, x), self_ensemble=True)
+    ramp = torch.linspace(-0.5, 0.5, 16).abs().mean().item()
+    assert alone["l1"] == pytest.approx(ramp, abs=1e-6)  # nothing clamped: |x + ramp| < 1
+    assert both["l1"] == pytest.approx(0.0, abs=1e-6) and both["ssim"] == pytest.approx(1.0)
+    assert both["identity_l1"] == alone["identity_l1"]  # the baseline is the input, unchanged
+    # a generator that commutes with the mirror (a pointwise one) is its own ensemble
+    pointwise = nn.Conv2d(3, 3, 1)
+    y = torch.tanh(pointwise(x)).detach()
+    plain = evaluate_paired(nn.Sequential(pointwise, nn.Tanh()), TensorDataset(x, y))
+    mirrored = evaluate_paired(
+        nn.Sequential(pointwise, nn.Tanh()), TensorDataset(x, y), self_ensemble=True
+    )
+    assert mirrored["l1"] == pytest.approx(plain["l1"], abs=1e-6)
+
+
+def test_self_ensemble_checks_its_flag_and_each_outputs_shape() -> None:
+    pairs = TensorDataset(torch.zeros(2, 3, 16, 16), torch.zeros(2, 3, 16, 16))
+    with pytest.raises(ValueError, match="evaluate_paired self_ensemble must be a bool; got 1"):
+        evaluate_paired(nn.Identity(), pairs, self_ensemble=1)  # type: ignore[arg-type]
+    with pytest.raises(ShapeError, match=r"shape \(2, 3, 16, 16\); got \(2, 3, 8, 8\) at batch 0"):
+        evaluate_paired(nn.AvgPool2d(2), pairs, self_ensemble=True)

@@ -1291,27 +1291,6 @@ def test_r3gan_adds_r2_on_the_fakes_with_r1s_gamma() -> None:
     assert fresh.state.step == 2
 
 
-def test_flip_ensemble_averages_the_translation_and_its_mirror_twin() -> None:
-    import torch
-
-    flip = catalogue.prototype("flip_ensemble")
-    x = torch.rand(2, 3, 8, 8) * 2 - 1
-    # a mirror-equivariant generator (a pointwise one) is its own ensemble
-    pointwise = torch.nn.Conv2d(3, 3, 1)
-    assert torch.allclose(flip.FlipEnsemble(pointwise)(x), pointwise(x), atol=1e-6)
-
-    class Ramp(torch.nn.Module):
-        """Adds a left-to-right ramp: not mirror-equivariant."""
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return x + torch.linspace(-0.5, 0.5, x.shape[-1])
-
-    # x + ramp and mirror(mirror(x) + ramp) = x + reversed ramp: their mean is x
-    assert torch.allclose(flip.FlipEnsemble(Ramp())(x), x, atol=1e-6)
-    with pytest.raises(ValueError, match=r"expected an \(N, C, H, W\) batch"):
-        flip.FlipEnsemble(pointwise)(x[0])
-
-
 def test_demo_shadows_trains_the_demo_with_a_prototypes_trainer(tmp_path: Path) -> None:
     import csv
     import json
@@ -1349,3 +1328,33 @@ def test_demo_shadows_trains_the_demo_with_a_prototypes_trainer(tmp_path: Path) 
     bad = demo("--prototype", "nope", "--out", str(tmp_path / "bad"))
     assert bad.returncode == 2
     assert "--prototype must be one of" in bad.stderr and "'nope'" in bad.stderr
+
+
+def test_flip_ensemble_prints_each_split_scored_alone_and_as_the_mirror_ensemble(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    import torch
+
+    from unpaired_i2i import ResnetGenerator, evaluate_paired
+
+    torch.manual_seed(0)
+    generator = ResnetGenerator.from_preset("cyclegan", base_channels=4, n_blocks=1).eval()
+    run = record("improved", 0, 0.2, 0.2, flags=("avx2",)) | {"generator": generator.get_config()}
+    run["n_blocks"] = 1
+    (tmp_path / "runs.jsonl").write_text(json.dumps(run) + "\n")
+    saved = bench.weights_path(tmp_path, "improved", 0, "64/b1/w4", 1, "AMD EPYC/avx2")
+    saved.parent.mkdir()
+    torch.save(generator.state_dict(), saved)
+    flip = catalogue.prototype("flip_ensemble")
+    options = ["--candidate", "improved", "--seeds", "0", "--out", str(tmp_path)]
+    flip.main([*options, "--n-blocks", "1", "--width", "4", "--threads", "1"])
+    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines()[2:]]
+    _, val, test = bench._season_data(tmp_path / "data", 64)
+    assert [row[1] for row in rows] == ["validation", "test"]
+    for row, data in zip(rows, (val, test), strict=True):
+        alone = evaluate_paired(generator, data)["l1"]
+        both = evaluate_paired(generator, data, self_ensemble=True)["l1"]
+        assert abs(alone - both) > 1e-4  # an untrained generator is not mirror-symmetric
+        assert row[2:4] == [f"{alone:.4f}", f"{both:.4f}"]

@@ -1,8 +1,9 @@
 """Running an image generator on any ``H`` and ``W``: its size rules and the pad/resize fit.
 
 The one home of the attribute lookups (``downsampling_factor``, ``min_size``, ``in_channels``),
-the checked generator call and the "fit" that makes any image size acceptable, shared by
-:mod:`unpaired_i2i.inference`, :mod:`unpaired_i2i.tiling` and :mod:`unpaired_i2i.export`.
+the checked generator call, the mirror self-ensemble and the "fit" that makes any image size
+acceptable, shared by :mod:`unpaired_i2i.inference`, :mod:`unpaired_i2i.tiling`,
+:mod:`unpaired_i2i.export` and :func:`unpaired_i2i.evaluate_paired`.
 Private: the public API never exposes these names.
 """
 
@@ -77,6 +78,19 @@ def call_generator(generator: nn.Module, x: torch.Tensor) -> torch.Tensor:
     if not isinstance(out, torch.Tensor):
         raise TypeError(f"{type(generator).__name__} returned {type(out).__name__}, not a Tensor")
     return out
+
+
+def mirror_ensemble(run: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """The mirror self-ensemble ``0.5 * (run(x) + flip(run(flip(x))))``.
+
+    ``flip`` mirrors the last (width) dimension. The average is taken in float32 at least
+    (``promote_types(out, float32)``), whatever precision ``run`` returns (e.g. under
+    autocast).
+    """
+    plain = run(x)
+    mirrored = run(x.flip(-1)).flip(-1)
+    dtype = torch.promote_types(plain.dtype, torch.float32)
+    return plain.to(dtype).add_(mirrored.to(dtype)).mul_(0.5)
 
 
 def fitted_size(n: int, divisor: int, min_size: int, fit: FitMode) -> int:

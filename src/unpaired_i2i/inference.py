@@ -37,6 +37,7 @@ from unpaired_i2i._generators import (
     in_channels_of,
     least_size,
     min_size_of,
+    mirror_ensemble,
     run_fitted,
 )
 from unpaired_i2i._io import StrPath, write_atomic
@@ -155,13 +156,7 @@ class _Runner:
             return run_fitted(t, run, divisor=self.divisor, min_size=self.min_size, fit=self.fit)
 
         with autocast:
-            if not self.self_ensemble:
-                return fitted(x)
-            # the mirror self-ensemble, averaged in float32 at least (whatever autocast gave)
-            plain = fitted(x)
-            mirrored = fitted(x.flip(-1)).flip(-1)
-            dtype = torch.promote_types(plain.dtype, torch.float32)
-            return plain.to(dtype).add_(mirrored.to(dtype)).mul_(0.5)
+            return mirror_ensemble(fitted, x) if self.self_ensemble else fitted(x)
 
     @contextlib.contextmanager
     def prepared(self, generator: nn.Module, device: torch.device | None) -> Iterator[None]:

@@ -7,6 +7,7 @@ winter twin with the same geometry.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -16,7 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from unpaired_i2i._checks import ShapeError, check_image_batch
+from unpaired_i2i._checks import ShapeError, check_bool, check_image_batch
+from unpaired_i2i._generators import mirror_ensemble
 
 __all__ = ["ColorTransfer", "evaluate_paired", "psnr", "ssim"]
 
@@ -211,12 +213,26 @@ def _in_order(data: Dataset[Any] | Iterable[Any], batch_size: int) -> Iterable[A
     return data
 
 
+def _checked_output(
+    generator: nn.Module, x: torch.Tensor, *, shape: torch.Size, index: int
+) -> torch.Tensor:
+    out = generator(x)
+    if not isinstance(out, torch.Tensor) or out.shape != shape:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ShapeError(
+            f"evaluate_paired expects generator output of shape {tuple(shape)}; "
+            f"got {got} at batch {index}"
+        )
+    return out
+
+
 def evaluate_paired(
     generator: nn.Module,
     data: Dataset[Any] | Iterable[Any],
     *,
     device: torch.device | str | None = None,
     batch_size: int = 8,
+    self_ensemble: bool = False,
 ) -> dict[str, float]:
     """Score ``generator`` on paired data where ``y`` is the true translation of ``x``.
 
@@ -239,13 +255,16 @@ def evaluate_paired(
             An :class:`~unpaired_i2i.data.UnpairedImageDataset` must have ``train=False``.
         device: Where to run; defaults to the device of the generator's first parameter.
         batch_size: Batch size used when ``data`` is a Dataset.
+        self_ensemble: Score the mirror self-ensemble ``0.5 * (G(x) + flip(G(flip(x))))``
+            instead of ``G(x)`` (two generator calls per batch; what
+            ``translate(..., self_ensemble=True)`` returns, see :ref:`self-ensemble`).
 
     Returns:
         ``{"l1", "psnr", "ssim", "identity_l1", "identity_psnr", "identity_ssim"}`` as floats.
 
     Raises:
-        ValueError: ``data`` is empty, is an ``UnpairedImageDataset`` with ``train=True``, or
-            ``batch_size`` is not a positive int.
+        ValueError: ``data`` is empty, is an ``UnpairedImageDataset`` with ``train=True``,
+            ``batch_size`` is not a positive int, or ``self_ensemble`` is not a bool.
         ShapeError: A batch's ``x`` and ``y`` differ in shape, or the output shape differs.
         TypeError: A batch is not an ``(x, y)`` pair of tensors.
 
@@ -268,6 +287,7 @@ def evaluate_paired(
     """
     from unpaired_i2i.data.datasets import UnpairedImageDataset
 
+    check_bool("evaluate_paired self_ensemble", self_ensemble)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(
             f"evaluate_paired expects batch_size to be a positive int; got {batch_size!r}"
@@ -293,13 +313,8 @@ def evaluate_paired(
                 x, y = _as_batch(item, index)
                 x = x.to(run_device, torch.float32)
                 y = y.to(run_device, torch.float32)
-                out = generator(x)
-                if not isinstance(out, torch.Tensor) or out.shape != y.shape:
-                    got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-                    raise ShapeError(
-                        f"evaluate_paired expects generator output of shape {tuple(y.shape)}; "
-                        f"got {got} at batch {index}"
-                    )
+                run = functools.partial(_checked_output, generator, shape=y.shape, index=index)
+                out = mirror_ensemble(run, x) if self_ensemble else run(x)
                 pred = out.float().clamp(-1.0, 1.0)
                 target01 = (y.clamp(-1.0, 1.0) + 1.0) / 2.0
                 for prefix, guess in (("", pred), ("identity_", x.clamp(-1.0, 1.0))):
