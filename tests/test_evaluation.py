@@ -307,12 +307,10 @@ def test_self_ensemble_scores_the_average_of_the_translation_and_its_mirror_twin
     assert both["l1"] == pytest.approx(0.0, abs=1e-6) and both["ssim"] == pytest.approx(1.0)
     assert both["identity_l1"] == alone["identity_l1"]  # the baseline is the input, unchanged
     # a generator that commutes with the mirror (a pointwise one) is its own ensemble
-    pointwise = nn.Conv2d(3, 3, 1)
-    y = torch.tanh(pointwise(x)).detach()
-    plain = evaluate_paired(nn.Sequential(pointwise, nn.Tanh()), TensorDataset(x, y))
-    mirrored = evaluate_paired(
-        nn.Sequential(pointwise, nn.Tanh()), TensorDataset(x, y), self_ensemble=True
-    )
+    pointwise = nn.Sequential(nn.Conv2d(3, 3, 1), nn.Tanh())
+    y = pointwise(x).detach()
+    plain = evaluate_paired(pointwise, TensorDataset(x, y))
+    mirrored = evaluate_paired(pointwise, TensorDataset(x, y), self_ensemble=True)
     assert mirrored["l1"] == pytest.approx(plain["l1"], abs=1e-6)
 
 
