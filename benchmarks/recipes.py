@@ -377,75 +377,20 @@ def _queue(args: argparse.Namespace) -> None:
 
 
 def _time(args: argparse.Namespace) -> None:
-    """Per-step wall time of each candidate, alternated in one process, ratio to the first."""
-    import torch
+    """Per-step wall time of each candidate, alternated in one process (``recipe_timing``)."""
+    from recipe_timing import time_candidates
 
-    from unpaired_i2i.bench import machine_info
-
-    torch.set_num_threads(args.threads)
-    trainers = {}
-    for name in args.candidates:
-        torch.manual_seed(0)
-        spec = candidates()[name](0, _model_overrides(args))
-        trainers[name] = trainer_class(name)(spec.model, spec.config, callbacks=spec.callbacks)
-    gen = torch.Generator().manual_seed(0)
-    batches = {
-        name: [
-            torch.rand(BATCH_SIZES.get(name, 1), 3, args.size, args.size, generator=gen) * 2 - 1
-            for _ in range(2)
-        ]
-        for name in args.candidates
-    }
-
-    def steps(name: str, n: int) -> float:
-        trainer, batch = trainers[name], batches[name]
-        t0 = time.perf_counter()
-        for _ in range(n):
-            trainer.state.step += 1  # the callbacks' step counter, as fit advances it
-            losses = trainer.train_step(*batch)
-            for cb in trainer.callbacks:
-                cb.on_step_end(trainer, batch, losses)
-        return (time.perf_counter() - t0) / n
-
-    for name, trainer in trainers.items():  # warm-up: allocator, EMA copies, pools
-        for cb in trainer.callbacks:
-            cb.on_fit_start(trainer)
-        steps(name, args.warmup)
-    times: dict[str, list[float]] = {name: [] for name in trainers}
-    for _ in range(args.repeats):
-        for name in trainers:
-            times[name].append(steps(name, args.block))
-    base = statistics.median(times[args.candidates[0]])
-    result = {
-        name: {
-            "median_s": statistics.median(t),
-            "min_s": min(t),
-            "max_s": max(t),
-            "ratio_to_first": statistics.median(t) / base,
-        }
-        for name, t in times.items()
-    }
-    for name, r in result.items():
-        print(
-            f"{name:>20}: {r['median_s'] * 1000:7.1f} ms/step median "
-            f"(min {r['min_s'] * 1000:.1f}, max {r['max_s'] * 1000:.1f}), "
-            f"x{r['ratio_to_first']:.3f} of {args.candidates[0]}",
-            flush=True,
-        )
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    record = {
-        "size": args.size,
-        "n_blocks": args.n_blocks,
-        "width": args.width,
-        "threads": args.threads,
-        "repeats": args.repeats,
-        "block": args.block,
-        "machine": machine_info("cpu"),
-        "results": result,
-    }
-    with open(out / "timing.jsonl", "a") as f:
-        f.write(json.dumps(record) + "\n")
+    time_candidates(
+        args.candidates,
+        overrides=_model_overrides(args),
+        size=args.size,
+        threads=args.threads,
+        warmup=args.warmup,
+        repeats=args.repeats,
+        block=args.block,
+        out=Path(args.out),
+        record={"n_blocks": args.n_blocks, "width": args.width},
+    )
 
 
 def _baselines(args: argparse.Namespace) -> None:

@@ -127,6 +127,40 @@ def test_the_paired_command_prints_the_mean_difference_and_its_standard_error(
     assert "test -0.0200 (SE 0.0100; -13.3% of the base's mean 0.1500)" in out
 
 
+def test_the_time_command_alternates_the_candidates_and_records_their_ratios(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    import torch
+
+    names = ["reference", "ref+ema_p2+residual+no_identity+d_no_norm"]
+    argv = ["recipes.py", "time", "--out", str(tmp_path), "--candidates", *names]
+    argv += ["--size", "32", "--n-blocks", "1", "--width", "4", "--threads", "1"]
+    argv += ["--warmup", "0", "--repeats", "2", "--block", "1"]
+    monkeypatch.setattr(sys, "argv", argv)
+    threads = torch.get_num_threads()
+    try:
+        bench.main()
+    finally:
+        torch.set_num_threads(threads)
+    out = capsys.readouterr().out
+    assert "x1.000 of reference" in out and names[1] in out
+    (line,) = (tmp_path / "timing.jsonl").read_text().splitlines()
+    rec = json.loads(line)
+    assert (rec["size"], rec["n_blocks"], rec["width"], rec["threads"]) == (32, 1, 4, 1)
+    assert (rec["repeats"], rec["block"]) == (2, 1) and "cpu_model" in rec["machine"]
+    assert set(rec["results"]) == set(names)
+    assert rec["results"]["reference"]["ratio_to_first"] == 1.0
+    for r in rec["results"].values():
+        assert 0 < r["min_s"] <= r["median_s"] <= r["max_s"]
+    timing = sys.modules["recipe_timing"]
+    with pytest.raises(ValueError, match="expected repeats >= 1"):
+        timing.time_candidates(
+            names, overrides={}, size=32, threads=1, warmup=0, repeats=0, block=1, out=tmp_path
+        )
+
+
 def test_a_run_counts_as_done_only_for_its_own_thread_count_and_cpu_kind(
     tmp_path: Path,
 ) -> None:
