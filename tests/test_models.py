@@ -533,3 +533,82 @@ def test_zero_init_output_starts_residual_generator_at_the_identity(
     g(x).abs().mean().backward()
     assert weight.grad is not None and weight.grad.abs().max() > 0
     assert ResnetGenerator(**g.get_config()).get_config()["zero_init_output"] is True
+
+
+# ---------------------------------------------------------------- local affine output
+@pytest.mark.parametrize(
+    ("head_kernel_size", "upsampling", "writer_prefix"),
+    [
+        (7, "transpose", "head.conv."),
+        (None, "transpose", "decoder.1.conv."),
+        (None, "resize_conv", "decoder.1.conv.conv."),
+    ],
+)
+def test_local_affine_starts_as_the_residual_generator_and_mixes_the_input_per_pixel(
+    head_kernel_size: int | None, upsampling: str, writer_prefix: str
+) -> None:
+    """``tanh(r + atanh(x) + M x)``: M's channels start at zero, every drawn weight as without."""
+    options: dict[str, Any] = {
+        "base_channels": 4,
+        "n_blocks": 1,
+        "residual": True,
+        "head_kernel_size": head_kernel_size,
+        "upsampling": upsampling,
+    }
+    torch.manual_seed(0)
+    plain = ResnetGenerator(**options)
+    after_plain = torch.rand(1)
+    torch.manual_seed(0)
+    g = ResnetGenerator(**options, local_affine=True)
+    assert torch.equal(torch.rand(1), after_plain)  # no random numbers drawn for the matrix
+    assert g.state_dict().keys() == plain.state_dict().keys()
+    out_dim = 1 if (head_kernel_size is None and upsampling == "transpose") else 0
+    for name, q in plain.state_dict().items():
+        p = g.state_dict()[name]
+        if name.startswith(writer_prefix):
+            # 3 + 3 * 3 output channels: the plain generator's three, then the matrix at zero
+            assert p.shape[out_dim if name.endswith("weight") else 0] == 12
+            assert torch.equal(p.narrow(out_dim if name.endswith("weight") else 0, 0, 3), q)
+            assert not p.narrow(out_dim if name.endswith("weight") else 0, 3, 9).any()
+        else:
+            assert torch.equal(p, q), name
+    x = torch.rand(2, 3, 16, 16) * 1.8 - 0.9
+    assert torch.equal(g(x), plain(x))
+    # the matrix learns from the first step
+    g(x).abs().mean().backward()
+    bias = g.get_parameter(writer_prefix + "bias")
+    assert bias.grad is not None and bias.grad[3:].abs().min() > 0
+    # a matrix that is the identity in the bias: r + x is added to atanh(x)
+    with torch.no_grad():
+        bias[[3, 7, 11]] = 1.0
+        h = plain.head(plain.decoder(plain.blocks(plain.encoder(plain.stem(x)))))
+        expected = torch.tanh(h + x.clamp(-0.999, 0.999).atanh() + x)
+        torch.testing.assert_close(g(x), expected)
+        # and an off-diagonal entry: output channel 0 gains -0.5 times input channel 2
+        bias[[3, 7, 11]] = 0.0
+        bias[3 + 2] = -0.5
+        expected = h + x.clamp(-0.999, 0.999).atanh()
+        expected[:, 0] -= 0.5 * x[:, 2]
+        torch.testing.assert_close(g(x), torch.tanh(expected))
+    assert ResnetGenerator(**g.get_config()).get_config()["local_affine"] is True
+
+
+def test_local_affine_adds_the_matrix_channels_parameters_and_needs_a_residual_generator() -> None:
+    plain = ResnetGenerator(n_blocks=6, residual=True)
+    g = ResnetGenerator(n_blocks=6, residual=True, local_affine=True)
+    assert n_params(plain) == 7_837_699
+    assert n_params(g) == 7_837_699 + 9 * 64 * 7 * 7 + 9 == 7_865_932
+    assert not plain.local_affine and plain.get_config()["local_affine"] is False
+    with pytest.raises(ValueError, match="local_affine=True .* needs residual=True"):
+        ResnetGenerator(local_affine=True)
+    with pytest.raises(ValueError, match="local_affine must be a bool; got 1"):
+        ResnetGenerator(residual=True, local_affine=1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="local_affine=False"):
+        g.load_reference_state_dict(plain.state_dict())
+    # it trains: finite, in range, gradients everywhere
+    x = torch.rand(1, 3, 16, 16) * 2 - 1
+    small = ResnetGenerator(base_channels=4, n_blocks=1, residual=True, local_affine=True)
+    out = small(x)
+    assert out.shape == x.shape and out.abs().max() <= 1.0
+    out.square().mean().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in small.parameters())

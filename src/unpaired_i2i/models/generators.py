@@ -103,6 +103,19 @@ class ResnetGenerator(nn.Module):
             the noise a randomly initialised head adds (zero-initialised last layers, as in
             Goyal et al. 2017 and diffusion U-Nets). Every other weight is drawn as without
             it. ``False`` (reference): the head is initialised like every other layer.
+        local_affine: With ``residual=True``, the layer that writes the image also writes a
+            ``out_channels x in_channels`` matrix ``M`` per pixel, and the output becomes
+            ``tanh(r + atanh(x) + M x)``: smooth per-pixel coefficients that rescale and mix
+            the input's own pixels (the local affine colour transforms of photo enhancement
+            and photorealistic style transfer: Gharbi et al. 2017, HDRNet; Luan et al. 2017),
+            so the input's full-resolution detail can be kept, smoothed or recoloured where
+            the scene asks for it without the generator redrawing it. ``M``'s channels start
+            at zero (weights and bias) and draw no random numbers, so the untrained generator
+            and every other weight are exactly those of ``local_affine=False``; the writing
+            layer gains ``out_channels * in_channels`` output channels (28,233 parameters with
+            the defaults, about 0.4% of the generator). The matrix is channels
+            ``out_channels + i * in_channels + j`` (``M[i, j]``) of that layer's output.
+            ``False`` (reference): no matrix.
 
     Shape:
         - Input: ``(N, in_channels, H, W)`` with ``H`` and ``W`` divisible by
@@ -143,6 +156,7 @@ class ResnetGenerator(nn.Module):
         init_gain: float = 0.02,
         residual: bool = False,
         zero_init_output: bool = False,
+        local_affine: bool = False,
     ) -> None:
         super().__init__()
         for name, value in (
@@ -168,6 +182,12 @@ class ResnetGenerator(nn.Module):
                 raise ValueError(f"{name} must be an odd positive integer or None; got {k!r}")
         check_bool("residual", residual)
         check_bool("zero_init_output", zero_init_output)
+        check_bool("local_affine", local_affine)
+        if local_affine and not residual:
+            raise ValueError(
+                "local_affine=True adds a per-pixel matrix times the input to a residual "
+                "generator's change, so it needs residual=True; got residual=False"
+            )
         if residual and in_channels != out_channels:
             raise ValueError(
                 "residual=True adds the input to the output, so in_channels must equal "
@@ -195,8 +215,10 @@ class ResnetGenerator(nn.Module):
             "up_kernel_size": up_kernel_size,
             "residual": residual,
             "zero_init_output": zero_init_output,
+            "local_affine": local_affine,
         }
         self.residual = residual
+        self.local_affine = local_affine
 
         # Encoder widths: with a stem, base -> 2 base -> 4 base ...; without, in -> base -> 2 base.
         if stem_kernel_size is not None:
@@ -279,6 +301,11 @@ class ResnetGenerator(nn.Module):
                 convs[-1].weight.zero_()
                 if convs[-1].bias is not None:
                     convs[-1].bias.zero_()
+        if local_affine:
+            # After init (and zero_init_output): the matrix's channels are added at zero without
+            # drawing, so every weight the reference draws is drawn as without the option.
+            writer = self.head if head_kernel_size is not None else self.decoder[-1]
+            _add_matrix_channels(writer, out_channels * in_channels)
 
     @staticmethod
     def _make_up(
@@ -392,6 +419,11 @@ class ResnetGenerator(nn.Module):
         h = self.blocks(h)
         h = self.decoder(h)
         h = self.head(h)
+        if self.local_affine:
+            n, _, height, width = h.shape
+            c = self.out_channels
+            r, m = h[:, :c], h[:, c:].reshape(n, c, self.in_channels, height, width)
+            h = r + (m * x.to(m.dtype).unsqueeze(1)).sum(dim=2)
         if self.residual:
             # In float32 (also under autocast): atanh(0.999) = 3.8 keeps saturated pixels finite.
             skip = x.float().clamp(-_RESIDUAL_BOUND, _RESIDUAL_BOUND).atanh()
@@ -413,11 +445,12 @@ class ResnetGenerator(nn.Module):
             or cfg["upsampling"] != "transpose"
             or cfg["down_kernel_size"] != 3
             or cfg["up_kernel_size"] != 3
+            or cfg["local_affine"]
         ):
             raise ValueError(
                 "load_reference_state_dict needs the reference layout (stem_kernel_size=7, "
                 "head_kernel_size=7, down_kernel_size=3, up_kernel_size=3, "
-                f"upsampling='transpose'); this generator has {cfg}"
+                f"upsampling='transpose', local_affine=False); this generator has {cfg}"
             )
         mapping: dict[str, str] = {}
         # stem: pad 0, conv 1, norm 2, relu 3
@@ -523,3 +556,43 @@ class ResnetGenerator(nn.Module):
                 f"generator keys not found in the checkpoint {missing}"
             )
         self.load_state_dict(converted, strict=True)
+
+
+def _add_matrix_channels(writer: nn.Module, extra: int) -> None:
+    """Widen the last convolution in ``writer`` by ``extra`` output channels set to zero.
+
+    The new layer is built with ``skip_init`` (no random numbers drawn); its first output
+    channels are the old layer's weights and bias, the ``extra`` after them zero.
+    """
+    found = [
+        (parent, name, child)
+        for parent in writer.modules()
+        for name, child in parent.named_children()
+        if isinstance(child, (nn.Conv2d, nn.ConvTranspose2d))
+    ]
+    if not found:  # the writer is itself a convolution (no parent inside it)
+        raise TypeError(f"expected a convolution in the generator's output layer; got {writer}")
+    parent, name, old = found[-1]
+    if old.bias is None or old.groups != 1:
+        raise TypeError(f"expected a biased, ungrouped output convolution; got {old}")
+    kwargs: dict[str, Any] = {
+        "stride": old.stride,
+        "padding": old.padding,
+        "dilation": old.dilation,
+        "padding_mode": old.padding_mode,
+        "device": old.weight.device,
+        "dtype": old.weight.dtype,
+    }
+    if isinstance(old, nn.ConvTranspose2d):
+        kwargs["output_padding"] = old.output_padding
+    wide = nn.utils.skip_init(  # type: ignore[no-untyped-call]
+        type(old), old.in_channels, old.out_channels + extra, old.kernel_size, **kwargs
+    )
+    # ConvTranspose2d keeps output channels on dim 1 of its weight, Conv2d on dim 0
+    out_dim = 1 if isinstance(old, nn.ConvTranspose2d) else 0
+    with torch.no_grad():
+        wide.weight.zero_()
+        wide.bias.zero_()
+        wide.weight.narrow(out_dim, 0, old.out_channels).copy_(old.weight)
+        wide.bias[: old.out_channels].copy_(old.bias)
+    setattr(parent, name, wide)
