@@ -615,14 +615,17 @@ def _shadows(args: argparse.Namespace) -> None:
 def _load_generator(out: Path, candidate: str, seed: int, setting: str) -> Any:
     import torch
 
-    from unpaired_i2i import ResnetGenerator
-
     record = [
         r
         for r in _records(out)
         if (r["candidate"], r["seed"], _record_setting(r)) == (candidate, seed, setting)
     ][-1]  # the latest run of that name
-    generator = ResnetGenerator(**record["generator"])
+    # built as the run built it, so a prototype's changes to the generator are there too
+    over: dict[str, Any] = {"n_blocks": record["n_blocks"]}
+    width = record["generator"].get("base_channels")
+    if width is not None and _setting(record["size"], record["n_blocks"], width) == setting:
+        over["base_channels"] = width
+    generator = candidates()[candidate](seed, over).model.g_xy
     cpu = _cpu_kind(record.get("machine", {}))
     weights = weights_path(out, candidate, seed, setting, record["threads"], cpu)
     if not weights.is_file():
