@@ -1437,11 +1437,14 @@ def test_flip_ensemble_prints_each_split_scored_alone_and_as_the_mirror_ensemble
 
     import torch
 
-    from unpaired_i2i import ResnetGenerator, evaluate_paired
+    from unpaired_i2i import evaluate_paired
 
     torch.manual_seed(0)
-    generator = ResnetGenerator.from_preset("cyclegan", base_channels=4, n_blocks=1).eval()
-    run = record("improved", 0, 0.2, 0.2, flags=("avx2",)) | {"generator": generator.get_config()}
+    generator = bench.candidates()["improved"](0, {"n_blocks": 1, "base_channels": 4}).model.g_xy
+    generator.eval()
+    run = record("improved", 0, 0.2, 0.2, flags=("avx2",)) | {
+        "generator": bench._generator_record(generator)
+    }
     run["n_blocks"] = 1
     (tmp_path / "runs.jsonl").write_text(json.dumps(run) + "\n")
     saved = bench.weights_path(tmp_path, "improved", 0, "64/b1/w4", 1, "AMD EPYC/avx2")
