@@ -78,9 +78,7 @@ def candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
 
     Every candidate is ``recipe("reference", ...)`` with the named methods added, so a name
     means the same runs whatever ``"improved"`` is at the time; ``"improved"`` is the recipe
-    as the library defines it now: since 2026-12-04 the same runs as
-    ``ref+ema_p2+residual+no_identity+d_no_norm+local_affine`` (the library's option is bit for
-    bit its prototype); from the evening of 2026-12-01, as
+    as the library defines it now: since the evening of 2026-12-01 the same runs as
     ``ref+ema_p2+residual+no_identity+d_no_norm``; earlier that day, as
     ``ref+ema+residual+no_identity+d_no_norm`` (its average warmed up with power 8); before,
     as ``ref+ema+residual+no_identity`` (the records of the runs named ``"improved"`` before

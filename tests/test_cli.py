@@ -279,58 +279,6 @@ def test_resume_with_other_architecture_is_refused(
     assert code == 1 and "does not fit" in err and len(err.strip().splitlines()) == 1
 
 
-def test_an_improved_run_from_before_local_affine_resumes_as_it_was_built(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """A run of the improved recipe without the colour matrix (before 2026-12-04) resumes."""
-    out = tmp_path / "old"
-    assert main(["train", "--demo", "--out", str(out), *TINY, "--max-steps", "4"]) == 0
-    path = out / "checkpoints" / "last.pt"
-    checkpoint = torch.load(path, weights_only=True)
-    # the same run as the previous recipe would have written it: the heads' 3 image channels
-    # only (their weights, Adam moments and averages), local_affine absent from the configs
-    sliced = []
-
-    def drop_matrix(node: Any, where: str) -> Any:
-        if isinstance(node, dict):
-            return {k: drop_matrix(v, f"{where}.{k}") for k, v in node.items()}
-        if isinstance(node, list):
-            return [drop_matrix(v, where) for v in node]
-        if isinstance(node, torch.Tensor) and node.dim() >= 1 and node.shape[0] == 12:
-            sliced.append(where)
-            return node[:3].clone()
-        return node
-
-    for part in ("model", "callbacks", "optimizer_g"):
-        checkpoint[part] = drop_matrix(checkpoint[part], part)
-    # weight and bias of two heads, in the model, the average and both of Adam's moments
-    assert len(sliced) == 2 * 2 * 4
-    for name in ("g_xy", "g_yx"):
-        assert checkpoint["meta"]["model_config"][name].pop("local_affine") is True
-    torch.save(checkpoint, path)
-    code, stdout, err = run(
-        ["train", "--demo", "--out", str(out), *TINY, "--max-steps", "8", "--resume", "auto"],
-        capsys,
-    )
-    assert code == 0, err
-    assert "resuming with {'local_affine': False}" in stdout and "resumed from" in stdout
-    after = torch.load(path, weights_only=True)
-    assert after["trainer"]["step"] == 8
-    assert after["model"]["g_xy"]["head.conv.weight"].shape[0] == 3
-    assert after["meta"]["model_config"]["g_xy"]["local_affine"] is False
-    # a run of today's recipe resumes without that note
-    code, stdout, err = run(
-        ["train", "--demo", "--out", str(tmp_path / "new"), *TINY, "--max-steps", "4"], capsys
-    )
-    code, stdout, err = run(
-        ["train", "--demo", "--out", str(tmp_path / "new"), *TINY, "--max-steps", "8",
-         "--resume", "auto"],
-        capsys,
-    )  # fmt: skip
-    assert code == 0, err
-    assert "resumed from" in stdout and "resuming with" not in stdout
-
-
 def test_bench_command_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "bench.json"
     code, out, err = run(

@@ -72,9 +72,7 @@ def test_reference_is_exactly_the_reference_defaults() -> None:
     assert sum(p.numel() for p in six.model.g_xy.parameters()) == 7_837_699
 
 
-def test_improved_is_the_reference_plus_ema_local_affine_residual_generators_no_identity_d_norm() -> (
-    None
-):
+def test_improved_is_the_reference_plus_ema_residual_generators_no_identity_and_d_norm() -> None:
     spec = recipe("improved", n_blocks=6)
     reference = recipe("reference", n_blocks=6)
     assert spec.name == "improved" and set(RECIPES) == {"reference", "improved"}
@@ -83,11 +81,10 @@ def test_improved_is_the_reference_plus_ema_local_affine_residual_generators_no_
         (spec.model.g_yx, reference.model.g_yx),
     ):
         assert isinstance(g, ResnetGenerator) and isinstance(ref, ResnetGenerator)
-        # the reference layout predicting a change to the input, its last layer also writing a
-        # 3x3 colour matrix per pixel (nine more output channels of the 7x7 head)
-        assert g.get_config() == {**ref.get_config(), "residual": True, "local_affine": True}
-        assert g.residual and not ref.residual and g.local_affine and not ref.local_affine
-        assert sum(p.numel() for p in g.parameters()) == 7_837_699 + 28_233
+        # the reference layout and parameter count, predicting a change to the input
+        assert g.get_config() == {**ref.get_config(), "residual": True}
+        assert g.residual and not ref.residual
+        assert sum(p.numel() for p in g.parameters()) == 7_837_699
     for d, ref in ((spec.model.d_x, reference.model.d_x), (spec.model.d_y, reference.model.d_y)):
         assert isinstance(d, ConvDiscriminator) and isinstance(ref, ConvDiscriminator)
         # the reference layout without normalisation: the same convolutions and parameters
@@ -107,17 +104,15 @@ def test_improved_is_the_reference_plus_ema_local_affine_residual_generators_no_
         "ema_warmup": True,
         "ema_warmup_power": 2.0,
         "residual": True,
-        "local_affine": True,
         "lambda_identity": 0.0,
         "d_norm": "none",
     }
     # each part can be taken back by name
-    assert not recipe("improved", local_affine=False).model.g_xy.local_affine
-    # without residual generators the recipe's colour matrix goes too (it needs them)
-    plain = recipe("improved", residual=False).model.g_xy
-    assert not plain.residual and not plain.local_affine
-    with pytest.raises(ValueError, match="local_affine=True .* needs residual=True"):
-        recipe("improved", residual=False, local_affine=True)
+    assert not recipe("improved", residual=False).model.g_xy.residual
+    # the per-pixel colour matrix is an option of both recipes' generators, in neither
+    with_matrix = recipe("improved", local_affine=True).model.g_yx
+    assert isinstance(spec.model.g_xy, ResnetGenerator) and not spec.model.g_xy.local_affine
+    assert isinstance(with_matrix, ResnetGenerator) and with_matrix.local_affine
     assert recipe("improved", lambda_identity=0.5).config == TrainConfig()
     assert patch_gan(recipe("improved", d_norm="instance").model.d_x).get_config()["norm"] == (
         "instance"

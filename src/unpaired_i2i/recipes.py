@@ -35,7 +35,6 @@ IMPROVED_RECIPE: Mapping[str, Any] = {
     "ema_warmup": True,
     "ema_warmup_power": 2.0,
     "residual": True,
-    "local_affine": True,
     "lambda_identity": 0.0,
     "d_norm": "none",
 }
@@ -103,11 +102,6 @@ def recipe(name: RecipeName | str, **overrides: Any) -> RecipeSpec:
       which :meth:`CycleTrainer.inference_generator` returns for evaluation and export;
     * residual generators (``residual=True``: each predicts a change to its input, so the
       scene's structure is kept from the first step);
-    * a local affine colour transform of the input in each generator's output
-      (``local_affine=True``: the output is ``tanh(r + atanh(x) + M x)`` with a per-pixel
-      ``3 x 3`` matrix ``M`` that the last layer writes beside ``r``, starting at zero), so the
-      input's own detail is rescaled and recoloured where the season asks for it (28,233 more
-      parameters per generator);
     * no identity term (``lambda_identity=0``: with residual generators it only held the
       colours back; it also saves two of the six generator calls of a step);
     * discriminators without normalisation (``d_norm="none"``, the shorthand for
@@ -124,8 +118,7 @@ def recipe(name: RecipeName | str, **overrides: Any) -> RecipeSpec:
     Overrides change the recipe's choices or add to them, by name:
 
     * generator options (every :class:`ResnetGenerator` argument: ``n_blocks``,
-      ``base_channels``, ``upsampling``, ``norm``, ``dropout``, ...), applied to both generators
-      (``residual=False`` takes the recipe's ``local_affine`` with it, unless given too);
+      ``base_channels``, ``upsampling``, ``norm``, ``dropout``, ...), applied to both generators;
     * ``preset`` (``"cyclegan"`` or ``"basic"``), ``discriminator_overrides`` (a dict of
       :class:`ConvDiscriminator` arguments for both discriminators) and the shorthands
       ``d_base_channels``, ``d_norm`` and ``spectral_norm`` for three of them (a recipe's own
@@ -158,9 +151,6 @@ def recipe(name: RecipeName | str, **overrides: Any) -> RecipeSpec:
     """
     check_choice("recipe name", name, RECIPES)
     defaults: dict[str, Any] = dict(IMPROVED_RECIPE) if name == "improved" else {}
-    if overrides.get("residual") is False and "local_affine" not in overrides:
-        # the recipe's colour matrix belongs to its residual generators: it goes with them
-        defaults.pop("local_affine", None)
     options: dict[str, Any] = {**defaults, **overrides}
 
     generator_keys = _generator_keys()

@@ -53,24 +53,6 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     return settings
 
 
-def _recipe_choices_kept(checkpoint: dict[str, Any], recipe_name: str) -> dict[str, Any]:
-    """Recipe choices a resumed run keeps from the checkpoint, so it resumes as it was built.
-
-    A run of the ``improved`` recipe from before its ``local_affine`` (2026-12-04) has residual
-    generators without the colour matrix: it resumes with ``local_affine=False`` instead of
-    failing on the head's shape. Nothing else is taken from the checkpoint (a layout the
-    command line changes is still refused by the trainer, naming the mismatch).
-    """
-    meta = checkpoint.get("meta")
-    configs = meta.get("model_config") if isinstance(meta, dict) else None
-    generator = configs.get("g_xy") if isinstance(configs, dict) else None
-    if recipe_name != "improved" or not isinstance(generator, dict):
-        return {}
-    if generator.get("residual") is True and not generator.get("local_affine", False):
-        return {"local_affine": False}
-    return {}
-
-
 def _resume_path(resume: str | None, out: Path) -> Path | None:
     if resume is None:
         return None
@@ -264,7 +246,6 @@ def _run_training(
         ModelCheckpoint,
         ProgressBar,
         SampleGrid,
-        load_checkpoint_file,
     )
     from unpaired_i2i.training.distributed import barrier
 
@@ -342,17 +323,6 @@ def _run_training(
     for key in ("ema", "lambda_identity", "r1_gamma"):
         if s[key] is not None:
             overrides[key] = s[key]
-    resumed: dict[str, Any] | None = None
-    if resume is not None:
-        # read once: its model config can decide how the networks are built, then it is loaded
-        resumed = load_checkpoint_file(resume, map_location="cpu")
-        kept = _recipe_choices_kept(resumed, s["recipe"])
-        if kept:
-            overrides.update(kept)
-            say(
-                f"{resume} was trained by the {s['recipe']} recipe as it was before these "
-                f"options: resuming with {kept}"
-            )
     torch.manual_seed(args.seed)
     spec = recipe(
         s["recipe"],
@@ -390,8 +360,7 @@ def _run_training(
 
     trainer = CycleTrainer(model, config, callbacks=callbacks, device=device)
     if resume is not None:
-        assert resumed is not None
-        trainer.load_state_dict(resumed, source=resume)
+        trainer.load_checkpoint(resume)
         say(f"resumed from {resume} at step {trainer.state.step} (epoch {trainer.state.epoch})")
     elif args.resume == "auto":
         say(f"no checkpoint in {out / 'checkpoints'}; starting a new run")
