@@ -423,6 +423,19 @@ def test_torchscript_export_of_other_layouts(tmp_path: Path, options: dict[str, 
 
 
 @jit_deprecation
+def test_torchscript_export_keeps_the_local_affine_matrix_at_another_size(tmp_path: Path) -> None:
+    g = tiny(residual=True, local_affine=True)
+    with torch.no_grad():  # a matrix that mixes the channels (it starts at zero)
+        g.get_parameter("head.conv.bias")[3:] = torch.linspace(-0.5, 0.5, 9)
+    plain = tiny(residual=True)
+    x = torch.rand(1, 3, 20, 28) * 2 - 1
+    assert not torch.allclose(eager(g, x), eager(plain, x), atol=1e-3)
+    path = export_generator(g, tmp_path / "g.pt", example_input=torch.zeros(1, 3, 16, 16))
+    with torch.no_grad():
+        torch.testing.assert_close(load_exported(path)(x), eager(g, x), rtol=1e-5, atol=1e-6)
+
+
+@jit_deprecation
 def test_export_copies_a_float64_generator_and_leaves_it_alone(tmp_path: Path) -> None:
     g = tiny().double().train()
     path = export_generator(g, tmp_path / "g.pt", size=16)

@@ -85,6 +85,15 @@ def test_residual_generator_tiles_exactly() -> None:
     assert max_diff(translate_tiled(g, x, tile=32, overlap=32), translate(g, x)) < ATOL
 
 
+def test_local_affine_generator_tiles_exactly() -> None:
+    # the per-pixel matrix multiplies each pixel's own input: tiles stay exact
+    g = randomize_norms(tiny(norm="instance", residual=True, local_affine=True)).eval()
+    with torch.no_grad():
+        g.get_parameter("head.conv.weight")[3:].normal_(0.0, 0.02)
+    x = images(1, 3, 96, 128)
+    assert max_diff(translate_tiled(g, x, tile=32, overlap=32), translate(g, x)) < ATOL
+
+
 def test_per_tile_statistics_would_be_wrong() -> None:
     # The tiles are not trivially right: without whole-image statistics they differ.
     g = tiny().eval()
