@@ -493,7 +493,8 @@ def test_residual_option_round_trips_through_the_config() -> None:
 
 
 # ---------------------------------------------------------------- zero-initialised output layer
-@pytest.mark.parametrize(
+# The layer that writes the image, per layout: the head, or the last decoder layer without one.
+WRITER_LAYOUTS = pytest.mark.parametrize(
     ("head_kernel_size", "upsampling", "writer_prefix"),
     [
         (7, "transpose", "head.conv."),
@@ -501,17 +502,25 @@ def test_residual_option_round_trips_through_the_config() -> None:
         (None, "resize_conv", "decoder.1.conv.conv."),
     ],
 )
-def test_zero_init_output_starts_residual_generator_at_the_identity(
-    head_kernel_size: int | None, upsampling: str, writer_prefix: str
-) -> None:
-    """The image-writing layer starts at zero; every other weight is drawn as without it."""
-    options: dict[str, Any] = {
+
+
+def _residual_options(head_kernel_size: int | None, upsampling: str) -> dict[str, Any]:
+    """A tiny residual generator of one of :data:`WRITER_LAYOUTS`."""
+    return {
         "base_channels": 4,
         "n_blocks": 1,
         "residual": True,
         "head_kernel_size": head_kernel_size,
         "upsampling": upsampling,
     }
+
+
+@WRITER_LAYOUTS
+def test_zero_init_output_starts_residual_generator_at_the_identity(
+    head_kernel_size: int | None, upsampling: str, writer_prefix: str
+) -> None:
+    """The image-writing layer starts at zero; every other weight is drawn as without it."""
+    options = _residual_options(head_kernel_size, upsampling)
     torch.manual_seed(0)
     plain = ResnetGenerator(**options)
     torch.manual_seed(0)
@@ -536,25 +545,12 @@ def test_zero_init_output_starts_residual_generator_at_the_identity(
 
 
 # ---------------------------------------------------------------- local affine output
-@pytest.mark.parametrize(
-    ("head_kernel_size", "upsampling", "writer_prefix"),
-    [
-        (7, "transpose", "head.conv."),
-        (None, "transpose", "decoder.1.conv."),
-        (None, "resize_conv", "decoder.1.conv.conv."),
-    ],
-)
+@WRITER_LAYOUTS
 def test_local_affine_starts_as_the_residual_generator_and_mixes_the_input_per_pixel(
     head_kernel_size: int | None, upsampling: str, writer_prefix: str
 ) -> None:
     """``tanh(r + atanh(x) + M x)``: M's channels start at zero, every drawn weight as without."""
-    options: dict[str, Any] = {
-        "base_channels": 4,
-        "n_blocks": 1,
-        "residual": True,
-        "head_kernel_size": head_kernel_size,
-        "upsampling": upsampling,
-    }
+    options = _residual_options(head_kernel_size, upsampling)
     torch.manual_seed(0)
     plain = ResnetGenerator(**options)
     after_plain = torch.rand(1)
