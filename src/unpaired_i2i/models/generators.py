@@ -295,17 +295,29 @@ class ResnetGenerator(nn.Module):
         init_weights(self, scheme=init, gain=init_gain)
         if zero_init_output:
             # After init_weights, so every other weight is drawn exactly as without the option.
-            writer = self.head if head_kernel_size is not None else self.decoder[-1]
-            convs = [m for m in writer.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+            _, _, conv = self._output_conv()
             with torch.no_grad():
-                convs[-1].weight.zero_()
-                if convs[-1].bias is not None:
-                    convs[-1].bias.zero_()
+                conv.weight.zero_()
+                if conv.bias is not None:
+                    conv.bias.zero_()
         if local_affine:
             # After init (and zero_init_output): the matrix's channels are added at zero without
             # drawing, so every weight the reference draws is drawn as without the option.
-            writer = self.head if head_kernel_size is not None else self.decoder[-1]
-            _add_matrix_channels(writer, out_channels * in_channels)
+            _add_matrix_channels(*self._output_conv(), out_channels * in_channels)
+
+    def _output_conv(self) -> tuple[nn.Module, str, nn.Conv2d | nn.ConvTranspose2d]:
+        """The convolution that writes the image, its parent module and its name there.
+
+        The head's, or without a head the last decoder layer's.
+        """
+        writer = self.head if not isinstance(self.head, nn.Identity) else self.decoder[-1]
+        found = [
+            (parent, name, child)
+            for parent in writer.modules()
+            for name, child in parent.named_children()
+            if isinstance(child, (nn.Conv2d, nn.ConvTranspose2d))
+        ]
+        return found[-1]
 
     @staticmethod
     def _make_up(
@@ -558,21 +570,14 @@ class ResnetGenerator(nn.Module):
         self.load_state_dict(converted, strict=True)
 
 
-def _add_matrix_channels(writer: nn.Module, extra: int) -> None:
-    """Widen the last convolution in ``writer`` by ``extra`` output channels set to zero.
+def _add_matrix_channels(
+    parent: nn.Module, name: str, old: nn.Conv2d | nn.ConvTranspose2d, extra: int
+) -> None:
+    """Replace ``parent.<name>``, the convolution ``old``, by one ``extra`` channels wider.
 
     The new layer is built with ``skip_init`` (no random numbers drawn); its first output
     channels are the old layer's weights and bias, the ``extra`` after them zero.
     """
-    found = [
-        (parent, name, child)
-        for parent in writer.modules()
-        for name, child in parent.named_children()
-        if isinstance(child, (nn.Conv2d, nn.ConvTranspose2d))
-    ]
-    if not found:  # the writer is itself a convolution (no parent inside it)
-        raise TypeError(f"expected a convolution in the generator's output layer; got {writer}")
-    parent, name, old = found[-1]
     if old.bias is None or old.groups != 1:
         raise TypeError(f"expected a biased, ungrouped output convolution; got {old}")
     kwargs: dict[str, Any] = {
