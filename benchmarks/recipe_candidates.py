@@ -169,10 +169,6 @@ def candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # the U-Net prototype's gated skips from the encoder to the decoder
         prototype("unet_skips").add_unet_skips(generator)
 
-    def local_affine(generator: Any) -> None:
-        # the local-affine prototype's per-pixel 3x3 colour matrix, gated at zero
-        prototype("local_affine").add_local_affine(generator)
-
     def pixel_shuffle(generator: Any) -> None:
         # the sub-pixel prototype's upsampling, ICNR-initialised from the recipe's own draw
         prototype("pixel_shuffle").add_pixel_shuffle(generator)
@@ -558,11 +554,11 @@ def candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
             cur(), each_generator(unet_skips)
         ),
         # local affine colour transforms of the input (HDRNet, Gharbi et al. 2017; Luan et al.
-        # 2017; benchmarks/local_affine.py): the generators' last conv also writes a per-pixel
-        # 3x3 matrix M, the output tanh(atanh(x) + r + M x); M's channels start at zero
-        "ref+ema_p2+residual+no_identity+d_no_norm+local_affine": edited(
-            cur(), each_generator(local_affine)
-        ),
+        # 2017): the generators' last conv also writes a per-pixel 3x3 matrix M, the output
+        # tanh(atanh(x) + r + M x); M's channels start at zero. Screened as a prototype in
+        # benchmarks/ (its state-dict keys under stem.stem. and head.head.), bit for bit this
+        # library option, which replaced it
+        "ref+ema_p2+residual+no_identity+d_no_norm+local_affine": cur(local_affine=True),
         # SimGAN's half-history discriminator batches (Shrivastava et al. 2017; train with
         # trainer_class): the newest translation always scored, with the pool's pick beside it,
         # where the reference's pool replaces the newest half of the time
