@@ -1270,6 +1270,84 @@ def test_local_affine_candidate_is_the_recipe_with_the_librarys_colour_matrix() 
         assert torch.equal(net(x), same(x))  # the matrix starts at zero, nothing else drawn
 
 
+def test_detail_affine_applies_the_matrix_to_the_inputs_detail() -> None:
+    import copy
+
+    import torch
+
+    proto = catalogue.prototype("detail_affine")
+    small = {"n_blocks": 1, "base_channels": 4}
+    plain = _seeded("local_affine", small)
+    changed = _seeded("detail_affine", small)
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    # a constant image has no detail; a one-pixel spike keeps all but a 49th of itself
+    flat = proto.detail(torch.full((1, 3, 9, 9), 0.3))
+    torch.testing.assert_close(flat, torch.zeros(1, 3, 9, 9), rtol=0, atol=1e-6)
+    spike = torch.zeros(1, 1, 9, 9)
+    spike[..., 4, 4] = 1.0
+    assert float(proto.detail(spike)[..., 4, 4]) == pytest.approx(48 / 49)
+    for net, same in zip(changed.generators, plain.generators, strict=True):
+        assert isinstance(net, proto.DetailAffineGenerator)
+        _assert_same_weights(net, same)
+        assert torch.equal(net(x), same(x))  # M = 0: local_affine's (and the recipe's) output
+        head = net.head.conv
+        with torch.no_grad():
+            head.weight[3:].zero_()
+            head.bias[3:] = torch.arange(9.0) / 10  # M[i, j] = (3 i + j) / 10 everywhere
+            same.head.conv.load_state_dict(head.state_dict())
+            h = net.head(net.decoder(net.blocks(net.encoder(net.stem(x)))))
+            m = (torch.arange(9.0) / 10).reshape(3, 3)
+            d = proto.detail(x)
+            expected = torch.tanh(
+                h[:, :3] + torch.einsum("ij,njhw->nihw", m, d) + x.clamp(-0.999, 0.999).atanh()
+            )
+            torch.testing.assert_close(net(x), expected)
+            assert not torch.allclose(net(x), same(x))  # local_affine's M x differs
+            assert type(copy.deepcopy(net)) is proto.DetailAffineGenerator  # the EMA's copy
+    from unpaired_i2i import ResnetGenerator
+
+    with pytest.raises(ValueError, match="local_affine=True"):
+        proto.use_detail_matrix(ResnetGenerator(n_blocks=1, base_channels=4, residual=True))
+
+
+def test_run_probe_reads_a_stuck_or_training_gan_from_its_networks() -> None:
+    import torch
+
+    from unpaired_i2i import CycleTrainer
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "run_probe.py"
+    spec = importlib.util.spec_from_file_location("_run_probe_benchmark", path)
+    assert spec is not None and spec.loader is not None
+    run_probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_probe)
+    small = {"n_blocks": 1, "base_channels": 4}
+    torch.manual_seed(0)
+    pairs = [(torch.rand(3, 32, 32) * 2 - 1, torch.rand(3, 32, 32) * 2 - 1) for _ in range(4)]
+    xs, ys = torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
+    for suffix in ("", "local_affine", "detail_affine"):
+        model = _seeded(suffix, small)
+        name = "ref+ema_p2+residual+no_identity+d_no_norm" + (f"+{suffix}" if suffix else "")
+        config = bench.candidates()[name](0, small).config
+        trainer = CycleTrainer(model, config, device="cpu")
+        figures, grid = run_probe.probe(trainer, pairs, pairs, n_train=4, n_test=2)
+        assert grid.shape == (8, 3, 32, 32) and torch.equal(grid[:2], xs[:2])
+        with torch.no_grad():
+            fake = model.g_xy(xs)
+            d_fake = model.d_y(fake)
+            cycle = (model.g_yx(fake) - xs).abs().mean()
+        assert figures["change_xy"] == pytest.approx(float((fake - xs).abs().mean()), rel=1e-5)
+        assert figures["d_y_fake"] == pytest.approx(float(d_fake.mean()), rel=1e-4)
+        assert figures["g_xy_adv"] == pytest.approx(float((d_fake - 1).square().mean()), rel=1e-4)
+        assert figures["cycle_x"] == pytest.approx(float(cycle), rel=1e-5)
+        assert figures["test_l1_xy"] == pytest.approx(
+            float((fake[:2] - ys[:2]).abs().mean()), rel=1e-5
+        )
+        # an untrained matrix is zero: r carries all of the change
+        assert ("m_abs" in figures) == bool(suffix)
+        if suffix:
+            assert figures["m_abs"] == 0 and figures["mx_abs"] == 0 and figures["r_abs"] > 0
+
+
 def test_half_history_scores_the_newest_translation_beside_the_pools_pick() -> None:
     import torch
 
