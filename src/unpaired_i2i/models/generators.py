@@ -115,6 +115,8 @@ class ResnetGenerator(nn.Module):
             layer gains ``out_channels * in_channels`` output channels (28,233 parameters with
             the defaults, about 0.4% of the generator). The matrix is channels
             ``out_channels + i * in_channels + j`` (``M[i, j]``) of that layer's output.
+            In CycleGAN training at 128x128 the two generators' matrices can settle into
+            colour maps that undo each other, and the translation stalls (the recipes guide).
             ``False`` (reference): no matrix.
 
     Shape:
