@@ -278,6 +278,37 @@ def test_model_checkpoint_saves_at_fit_end_and_only_last(tmp_path: Path) -> None
     assert load_checkpoint_file(tmp_path / "last.pt")["trainer"]["step"] == 2
 
 
+def test_model_checkpoint_deletes_what_a_killed_write_left(tmp_path: Path) -> None:
+    from unpaired_i2i._io import temp_path
+
+    folder = tmp_path / "ck"
+    folder.mkdir()
+    left = temp_path(folder / "last.pt")  # the name an interrupted atomic write leaves
+    left.write_bytes(b"x" * 2048)
+    (folder / "step-00000001.pt").write_bytes(b"keep")  # not ours to judge: kept
+    for other in (
+        ".notes.tmp",
+        ".last.pt.1234.tmp",
+        "last.pt.0123456789abcdef0123456789abcdef.tmp",
+    ):
+        (folder / other).write_bytes(b"keep")
+    trainer = CycleTrainer(
+        make_model(), CONFIG, callbacks=[ModelCheckpoint(folder, keep_last=0)], device="cpu"
+    )
+    with pytest.warns(UserWarning, match=r"deleted 1 unfinished checkpoint file\(s\) \(0\.0 MiB\)"):
+        trainer.fit(make_batches(1), max_steps=1)
+    assert not left.exists()
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [
+            ".last.pt.1234.tmp",
+            ".notes.tmp",
+            "last.pt",
+            "last.pt.0123456789abcdef0123456789abcdef.tmp",
+            "step-00000001.pt",
+        ]
+    )
+
+
 def test_failed_save_rolls_back_model_checkpoint_state(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -258,6 +258,17 @@ def test_model_checkpoint_save_returns_the_path_on_other_ranks(tmp_path: Path) -
     assert not (tmp_path / "ck").exists()
 
 
+def test_model_checkpoint_leaves_temporary_files_to_rank_zero(tmp_path: Path) -> None:
+    from unpaired_i2i._io import temp_path
+
+    folder = tmp_path / "ck"
+    folder.mkdir()
+    left = temp_path(folder / "last.pt")
+    left.write_bytes(b"unfinished")  # rank 0 may be writing it right now
+    OtherRank([ModelCheckpoint(folder, keep_last=0)]).fit(make_batches(), max_steps=1)
+    assert [p.name for p in folder.iterdir()] == [left.name]
+
+
 def test_metrics_logger_on_other_ranks_leaves_an_existing_file_alone(tmp_path: Path) -> None:
     path = tmp_path / "metrics.csv"
     path.write_text("step,epoch\n1,0\n7,2\n", encoding="utf-8")  # a fresh run drops these on rank 0

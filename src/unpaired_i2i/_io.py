@@ -10,13 +10,21 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TypeAlias
 
-__all__ = ["StrPath", "copy_atomic", "fsync_dir", "temp_path", "write_atomic"]
+__all__ = [
+    "StrPath",
+    "copy_atomic",
+    "fsync_dir",
+    "leftover_temps",
+    "temp_path",
+    "write_atomic",
+]
 
 #: A filesystem path as users pass it: ``str`` or any ``os.PathLike[str]``.
 StrPath: TypeAlias = str | os.PathLike[str]
@@ -25,6 +33,21 @@ StrPath: TypeAlias = str | os.PathLike[str]
 def temp_path(path: Path) -> Path:
     """A unique hidden temporary name next to ``path``."""
     return path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+
+
+#: The names :func:`temp_path` gives: ``.<target name>.<32 hex digits>.tmp``.
+_TEMP_NAME = re.compile(r"\..+\.[0-9a-f]{32}\.tmp")
+
+
+def leftover_temps(folder: Path) -> list[Path]:
+    """The temporary files of atomic writes in ``folder`` (none if it does not exist).
+
+    A write that finished or failed has removed its own; those that remain were left by a
+    process that was killed while writing, or belong to a write still under way.
+    """
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if _TEMP_NAME.fullmatch(p.name) and p.is_file())
 
 
 def fsync_dir(directory: Path) -> None:

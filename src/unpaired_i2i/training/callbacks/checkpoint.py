@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from unpaired_i2i._checks import check_bool, check_int
-from unpaired_i2i._io import StrPath
+from unpaired_i2i._io import StrPath, leftover_temps
 from unpaired_i2i.training.callbacks.base import Callback
 from unpaired_i2i.training.checkpoint import replace_with_copy
 
@@ -39,6 +40,12 @@ class ModelCheckpoint(Callback):
     epoch) and calls :meth:`CycleTrainer.save_checkpoint`, a collective that only rank 0 writes;
     the folder, ``last.pt`` and the deletion of old files are handled on rank 0 alone, while the
     list of kept files (this callback's state) is kept identical on every rank.
+
+    A process killed while writing leaves the unfinished file under a hidden temporary name
+    (``.last.pt.<hex>.tmp``; the checkpoints themselves are intact). When ``fit`` starts, rank 0
+    deletes such files in :attr:`dirpath` and warns how many and how large they were, so
+    repeated kills do not fill the disk. So give each run its own folder: a run would delete
+    the unfinished write of another run saving into the same folder at that moment.
 
     Args:
         dirpath: Folder of the checkpoints (created when first needed).
@@ -172,6 +179,23 @@ class ModelCheckpoint(Callback):
             with contextlib.suppress(FileNotFoundError):
                 (self.dirpath / old).unlink()
         return path
+
+    def on_fit_start(self, trainer: CycleTrainer) -> None:
+        """Delete the unfinished files a killed run left in :attr:`dirpath` (rank 0)."""
+        if not trainer.is_global_zero:
+            return
+        removed, size = [], 0
+        for tmp in leftover_temps(self.dirpath):
+            with contextlib.suppress(FileNotFoundError):
+                size += tmp.stat().st_size
+                tmp.unlink()
+                removed.append(tmp.name)
+        if removed:
+            warnings.warn(
+                f"ModelCheckpoint: deleted {len(removed)} unfinished checkpoint file(s) "
+                f"({size / 2**20:.1f} MiB) that a killed run left in {self.dirpath}: {removed}",
+                stacklevel=2,
+            )
 
     def on_step_end(
         self, trainer: CycleTrainer, batch: Any, losses: Mapping[str, torch.Tensor]
