@@ -563,6 +563,13 @@ def candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # benchmarks/ (its state-dict keys under stem.stem. and head.head.), bit for bit this
         # library option, which replaced it
         "ref+ema_p2+residual+no_identity+d_no_norm+local_affine": cur(local_affine=True),
+        # local_affine with noise in the cycle (Chu et al. 2017; Bashkirova et al. 2019): at
+        # 128x128 local_affine's generators stuck as a desaturating colour map and its inverse,
+        # a pair that hides the summer's colours at low amplitude; noise on the translation
+        # makes undoing that cost cycle loss. Half the cycle_noise that lost on the recipe
+        "ref+ema_p2+residual+no_identity+d_no_norm+local_affine+cycle_noise0.05": cur(
+            local_affine=True, cycle_noise=0.05
+        ),
         # local_affine's matrix on the input's detail only (benchmarks/detail_affine.py): at
         # 128x128 local_affine's two generators stuck as near-inverse colour maps of each other;
         # with M on x - blur(x) a region's own colour changes only through r
