@@ -169,10 +169,6 @@ def candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # the U-Net prototype's gated skips from the encoder to the decoder
         prototype("unet_skips").add_unet_skips(generator)
 
-    def detail_matrix(generator: Any) -> None:
-        # the detail-matrix prototype: local_affine's M multiplies x - blur(x), not x
-        prototype("detail_affine").use_detail_matrix(generator)
-
     def pixel_shuffle(generator: Any) -> None:
         # the sub-pixel prototype's upsampling, ICNR-initialised from the recipe's own draw
         prototype("pixel_shuffle").add_pixel_shuffle(generator)
@@ -570,11 +566,13 @@ def candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         "ref+ema_p2+residual+no_identity+d_no_norm+local_affine+cycle_noise0.05": cur(
             local_affine=True, cycle_noise=0.05
         ),
-        # local_affine's matrix on the input's detail only (benchmarks/detail_affine.py): at
-        # 128x128 local_affine's two generators stuck as near-inverse colour maps of each other;
-        # with M on x - blur(x) a region's own colour changes only through r
-        "ref+ema_p2+residual+no_identity+d_no_norm+detail_affine": edited(
-            cur(local_affine=True), each_generator(detail_matrix)
+        # local_affine's matrix on the input's detail only, x - mean_7(x): at 128x128
+        # local_affine's two generators stuck as near-inverse colour maps of each other; with M
+        # on the detail a region's own colour changes only through r. Screened as a prototype
+        # (benchmarks/detail_affine.py, the same state-dict keys), bit for bit this library
+        # option, which replaced it
+        "ref+ema_p2+residual+no_identity+d_no_norm+detail_affine": cur(
+            local_affine=True, local_affine_detail=7
         ),
         # SimGAN's half-history discriminator batches (Shrivastava et al. 2017; train with
         # trainer_class): the newest translation always scored, with the pool's pick beside it,

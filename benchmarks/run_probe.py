@@ -17,8 +17,8 @@ Prints one JSON object for the trained (not averaged) networks of the checkpoint
 * ``test_l1_xy``: paired L1 of the trained X->Y generator on 8 test scenes, and the same for
   :meth:`~unpaired_i2i.CycleTrainer.inference_generator` (``test_l1_xy_inference``);
 * for a ``local_affine`` generator, the mean absolute ``r``, ``M`` and ``M x`` of the X->Y
-  generator on those scenes (``r_abs``, ``m_abs``, ``mx_abs``; the matrix's input is
-  ``detail(x)`` for ``detail_affine``).
+  generator on those scenes (``r_abs``, ``m_abs``, ``mx_abs``; the matrix's input is the
+  detail ``x - mean_k(x)`` for a generator with ``local_affine_detail=k``).
 
 ``--grid PNG`` also saves the 8 test scenes: summer | trained | inference | real winter rows.
 """
@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from recipe_candidates import candidates, prototype, trainer_class
+import torch.nn.functional as F
+from recipe_candidates import candidates, trainer_class
 from recipes import DEFAULT_OUT, _season_data
 
 __all__ = ["probe"]
@@ -90,8 +91,9 @@ def probe(
             r = h[:, :c]
             matrix = h[:, c:].reshape(len(tx), c, g.in_channels, *h.shape[2:])
             seen = tx
-            if type(g).__name__ == "DetailAffineGenerator":
-                seen = prototype("detail_affine").detail(tx)
+            window = g.get_config().get("local_affine_detail")
+            if window:
+                seen = tx - F.avg_pool2d(tx, window, 1, window // 2, count_include_pad=False)
             out["r_abs"] = float(r.abs().mean())
             out["m_abs"] = float(matrix.abs().mean())
             out["mx_abs"] = float((matrix * seen.unsqueeze(1)).sum(2).abs().mean())

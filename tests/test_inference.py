@@ -423,8 +423,11 @@ def test_torchscript_export_of_other_layouts(tmp_path: Path, options: dict[str, 
 
 
 @jit_deprecation
-def test_torchscript_export_keeps_the_local_affine_matrix_at_another_size(tmp_path: Path) -> None:
-    g = tiny(residual=True, local_affine=True)
+@pytest.mark.parametrize("detail", [None, 7])
+def test_torchscript_export_keeps_the_local_affine_matrix_at_another_size(
+    tmp_path: Path, detail: int | None
+) -> None:
+    g = tiny(residual=True, local_affine=True, local_affine_detail=detail)
     with torch.no_grad():  # a matrix that mixes the channels (it starts at zero)
         g.get_parameter("head.conv.bias")[3:] = torch.linspace(-0.5, 0.5, 9)
     plain = tiny(residual=True)

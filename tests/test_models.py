@@ -589,6 +589,53 @@ def test_local_affine_starts_as_the_residual_generator_and_mixes_the_input_per_p
     assert ResnetGenerator(**g.get_config()).get_config()["local_affine"] is True
 
 
+def test_local_affine_detail_multiplies_the_inputs_detail_not_its_colour() -> None:
+    """``tanh(r + atanh(x) + M (x - mean_7(x)))``; the start and the parameters unchanged."""
+    options: dict[str, Any] = {"base_channels": 4, "n_blocks": 1, "residual": True}
+    torch.manual_seed(0)
+    full = ResnetGenerator(**options, local_affine=True)
+    torch.manual_seed(0)
+    g = ResnetGenerator(**options, local_affine=True, local_affine_detail=7)
+    assert g.get_config() == {**full.get_config(), "local_affine_detail": 7}
+    assert ResnetGenerator(**g.get_config()).get_config()["local_affine_detail"] == 7
+    assert full.get_config()["local_affine_detail"] is None
+    assert g.state_dict().keys() == full.state_dict().keys()
+    same = zip(g.state_dict().values(), full.state_dict().values(), strict=True)
+    assert all(torch.equal(p, q) for p, q in same)
+    x = torch.rand(2, 3, 16, 16) * 1.8 - 0.9
+    assert torch.equal(g(x), full(x))  # M = 0: what it multiplies does not matter yet
+    bias = g.get_parameter("head.conv.bias")
+    with torch.no_grad():
+        bias[3:] = torch.linspace(-0.6, 0.6, 9)  # M[i, j] the same everywhere
+        full.load_state_dict(g.state_dict())
+        h = g.head(g.decoder(g.blocks(g.encoder(g.stem(x)))))[:, :3]
+        m = torch.linspace(-0.6, 0.6, 9).reshape(3, 3)
+        box = torch.nn.functional.avg_pool2d(x, 7, stride=1, padding=3, count_include_pad=False)
+        expected = h + x.clamp(-0.999, 0.999).atanh() + torch.einsum("ij,njhw->nihw", m, x - box)
+        torch.testing.assert_close(g(x), torch.tanh(expected))
+        assert not torch.allclose(g(x), full(x), atol=1e-3)
+        # a flat image has no detail: the matrix adds nothing where the full one recolours
+        flat = torch.full((1, 3, 16, 16), 0.4)
+        plain = ResnetGenerator(**options)
+        plain.load_state_dict(
+            {k: v[:3] if k.startswith("head.conv") else v for k, v in g.state_dict().items()}
+        )
+        torch.testing.assert_close(g(flat), plain(flat), rtol=0, atol=1e-6)
+        assert not torch.allclose(full(flat), plain(flat), atol=1e-3)
+    # the smallest legal image (the box counts the image's own pixels only)
+    smallest = torch.rand(1, 3, g.min_size, g.min_size) * 2 - 1
+    assert torch.isfinite(g(smallest)).all()
+    g(x).square().mean().backward()
+    assert bias.grad is not None and bias.grad[3:].abs().min() > 0
+    for bad in (0, 4, -1, True, 7.0):
+        with pytest.raises(
+            ValueError, match=f"local_affine_detail must be an odd positive int .* got {bad!r}"
+        ):
+            ResnetGenerator(**options, local_affine=True, local_affine_detail=bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="needs local_affine=True; got local_affine=False"):
+        ResnetGenerator(**options, local_affine_detail=7)
+
+
 def test_local_affine_adds_the_matrix_channels_parameters_and_needs_a_residual_generator() -> None:
     plain = ResnetGenerator(n_blocks=6, residual=True)
     g = ResnetGenerator(n_blocks=6, residual=True, local_affine=True)

@@ -113,6 +113,10 @@ def test_improved_is_the_reference_plus_ema_residual_generators_no_identity_and_
     with_matrix = recipe("improved", local_affine=True).model.g_yx
     assert isinstance(spec.model.g_xy, ResnetGenerator) and not spec.model.g_xy.local_affine
     assert isinstance(with_matrix, ResnetGenerator) and with_matrix.local_affine
+    on_detail = recipe("improved", local_affine=True, local_affine_detail=7).model.g_xy
+    assert isinstance(on_detail, ResnetGenerator)
+    assert on_detail.get_config()["local_affine_detail"] == 7
+    assert spec.model.g_xy.get_config()["local_affine_detail"] is None
     assert recipe("improved", lambda_identity=0.5).config == TrainConfig()
     assert patch_gan(recipe("improved", d_norm="instance").model.d_x).get_config()["norm"] == (
         "instance"

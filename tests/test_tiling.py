@@ -85,9 +85,16 @@ def test_residual_generator_tiles_exactly() -> None:
     assert max_diff(translate_tiled(g, x, tile=32, overlap=32), translate(g, x)) < ATOL
 
 
-def test_local_affine_generator_tiles_exactly() -> None:
-    # the per-pixel matrix multiplies each pixel's own input: tiles stay exact
-    g = randomize_norms(tiny(norm="instance", residual=True, local_affine=True)).eval()
+@pytest.mark.parametrize("detail", [None, 7])
+def test_local_affine_generator_tiles_exactly(detail: int | None) -> None:
+    # the per-pixel matrix multiplies each pixel's own input (or its 7x7 detail, inside the
+    # halo): tiles stay exact
+    options: dict[str, Any] = {
+        "residual": True,
+        "local_affine": True,
+        "local_affine_detail": detail,
+    }
+    g = randomize_norms(tiny(norm="instance", **options)).eval()
     with torch.no_grad():
         g.get_parameter("head.conv.weight")[3:].normal_(0.0, 0.02)
     x = images(1, 3, 96, 128)

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any, Literal, TypeAlias
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from unpaired_i2i._checks import check_bool, check_choice, check_image_batch
@@ -116,8 +117,17 @@ class ResnetGenerator(nn.Module):
             the defaults, about 0.4% of the generator). The matrix is channels
             ``out_channels + i * in_channels + j`` (``M[i, j]``) of that layer's output.
             In CycleGAN training at 128x128 the two generators' matrices can settle into
-            colour maps that undo each other, and the translation stalls (the recipes guide).
-            ``False`` (reference): no matrix.
+            colour maps that undo each other, and the translation stalls (the recipes guide);
+            ``local_affine_detail`` avoids that. ``False`` (reference): no matrix.
+        local_affine_detail: With ``local_affine=True``, an odd window side ``k`` makes ``M``
+            multiply the input's *detail* instead of the input: ``tanh(r + atanh(x) + M d)``
+            with ``d = x - mean_k(x)``, ``mean_k`` the ``k x k`` box mean over the pixels
+            inside the image. A region's own colour (its local mean) then changes only
+            through ``r``, while ``M`` keeps, mutes or recolours the input's edges, texture
+            and small shapes; the two generators can no longer become colour maps that undo
+            each other. ``7`` is the window the recipes guide measured; no parameters, and
+            the untrained generator is still exactly that of ``local_affine=False``. ``None``
+            (default): ``M`` multiplies ``x``.
 
     Shape:
         - Input: ``(N, in_channels, H, W)`` with ``H`` and ``W`` divisible by
@@ -159,6 +169,7 @@ class ResnetGenerator(nn.Module):
         residual: bool = False,
         zero_init_output: bool = False,
         local_affine: bool = False,
+        local_affine_detail: int | None = None,
     ) -> None:
         super().__init__()
         for name, value in (
@@ -190,6 +201,23 @@ class ResnetGenerator(nn.Module):
                 "local_affine=True adds a per-pixel matrix times the input to a residual "
                 "generator's change, so it needs residual=True; got residual=False"
             )
+        if local_affine_detail is not None:
+            if (
+                isinstance(local_affine_detail, bool)
+                or not isinstance(local_affine_detail, int)
+                or local_affine_detail < 1
+                or local_affine_detail % 2 == 0
+            ):
+                raise ValueError(
+                    "local_affine_detail must be an odd positive int (a window side) or None; "
+                    f"got {local_affine_detail!r}"
+                )
+            if not local_affine:
+                raise ValueError(
+                    "local_affine_detail sets what the local_affine matrix multiplies, so it "
+                    f"needs local_affine=True; got local_affine=False, local_affine_detail="
+                    f"{local_affine_detail}"
+                )
         if residual and in_channels != out_channels:
             raise ValueError(
                 "residual=True adds the input to the output, so in_channels must equal "
@@ -218,9 +246,12 @@ class ResnetGenerator(nn.Module):
             "residual": residual,
             "zero_init_output": zero_init_output,
             "local_affine": local_affine,
+            "local_affine_detail": local_affine_detail,
         }
         self.residual = residual
         self.local_affine = local_affine
+        # 0: the matrix multiplies x (an int, not None, so TorchScript can branch on it)
+        self._detail_window: int = local_affine_detail or 0
 
         # Encoder widths: with a stem, base -> 2 base -> 4 base ...; without, in -> base -> 2 base.
         if stem_kernel_size is not None:
@@ -437,7 +468,12 @@ class ResnetGenerator(nn.Module):
             n, _, height, width = h.shape
             c = self.out_channels
             r, m = h[:, :c], h[:, c:].reshape(n, c, self.in_channels, height, width)
-            h = r + (m * x.to(m.dtype).unsqueeze(1)).sum(dim=2)
+            seen = x.to(m.dtype)
+            if self._detail_window > 0:
+                k = self._detail_window
+                mean = F.avg_pool2d(seen, k, stride=1, padding=k // 2, count_include_pad=False)
+                seen = seen - mean
+            h = r + (m * seen.unsqueeze(1)).sum(dim=2)
         if self.residual:
             # In float32 (also under autocast): atanh(0.999) = 3.8 keeps saturated pixels finite.
             skip = x.float().clamp(-_RESIDUAL_BOUND, _RESIDUAL_BOUND).atanh()
