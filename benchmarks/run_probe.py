@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from recipe_candidates import candidates, trainer_class
 from recipes import DEFAULT_OUT, _season_data
 
@@ -87,13 +86,7 @@ def probe(
         out["test_l1_xy_inference"] = float((inference - ty).abs().mean())
         if getattr(g, "local_affine", False):
             h = g.head(g.decoder(g.blocks(g.encoder(g.stem(tx)))))
-            c = g.out_channels
-            r = h[:, :c]
-            matrix = h[:, c:].reshape(len(tx), c, g.in_channels, *h.shape[2:])
-            seen = tx
-            window = g.get_config().get("local_affine_detail")
-            if window:
-                seen = tx - F.avg_pool2d(tx, window, 1, window // 2, count_include_pad=False)
+            r, matrix, seen = g._split_matrix(h, tx)  # as its forward splits them
             out["r_abs"] = float(r.abs().mean())
             out["m_abs"] = float(matrix.abs().mean())
             out["mx_abs"] = float((matrix * seen.unsqueeze(1)).sum(2).abs().mean())

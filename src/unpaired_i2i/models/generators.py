@@ -465,14 +465,7 @@ class ResnetGenerator(nn.Module):
         h = self.decoder(h)
         h = self.head(h)
         if self.local_affine:
-            n, _, height, width = h.shape
-            c = self.out_channels
-            r, m = h[:, :c], h[:, c:].reshape(n, c, self.in_channels, height, width)
-            seen = x.to(m.dtype)
-            if self._detail_window > 0:
-                k = self._detail_window
-                mean = F.avg_pool2d(seen, k, stride=1, padding=k // 2, count_include_pad=False)
-                seen = seen - mean
+            r, m, seen = self._split_matrix(h, x)
             h = r + (m * seen.unsqueeze(1)).sum(dim=2)
         if self.residual:
             # In float32 (also under autocast): atanh(0.999) = 3.8 keeps saturated pixels finite.
@@ -480,6 +473,24 @@ class ResnetGenerator(nn.Module):
             h = h.float() + skip
         out: torch.Tensor = self.output_act(h)
         return out
+
+    def _split_matrix(
+        self, h: torch.Tensor, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Split the writing layer's output ``h`` into ``r``, ``M`` and what ``M`` multiplies.
+
+        ``r`` is ``(N, C_out, H, W)``, ``M`` ``(N, C_out, C_in, H, W)``; ``M`` multiplies ``x``
+        ``(N, C_in, H, W)`` or, with ``local_affine_detail``, its detail (in ``h``'s dtype).
+        """
+        n, _, height, width = h.shape
+        c = self.out_channels
+        r, m = h[:, :c], h[:, c:].reshape(n, c, self.in_channels, height, width)
+        seen = x.to(m.dtype)
+        if self._detail_window > 0:
+            k = self._detail_window
+            mean = F.avg_pool2d(seen, k, stride=1, padding=k // 2, count_include_pad=False)
+            seen = seen - mean
+        return r, m, seen
 
     def extra_repr(self) -> str:
         """Input and output channels."""
