@@ -526,6 +526,25 @@ def test_onnx_export_has_dynamic_axes_and_matches_eager(
         torch.testing.assert_close(torch.from_numpy(out), eager(g, x), rtol=1e-4, atol=1e-5)
 
 
+def test_onnx_export_keeps_the_improved_recipes_detail_matrix(tmp_path: Path) -> None:
+    """The improved recipe's generator (residual, matrix on the 7x7 detail) exports to ONNX."""
+    pytest.importorskip("onnxscript")
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    g = tiny(residual=True, local_affine=True, local_affine_detail=7)
+    with torch.no_grad():  # a matrix that mixes the channels (it starts at zero)
+        g.get_parameter("head.conv.bias")[3:] = torch.linspace(-0.5, 0.5, 9)
+    path = export_generator(g, tmp_path / "g.onnx", format="onnx", size=32)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    # at the export's size and another one: the box mean's border windows follow the size
+    for shape in [(1, 3, 32, 32), (2, 3, 20, 36)]:
+        x = torch.rand(*shape) * 2 - 1
+        (out,) = session.run(["output"], {"input": x.numpy()})
+        expected = eager(g, x)
+        assert not torch.allclose(expected, eager(tiny(residual=True), x), atol=1e-3)
+        torch.testing.assert_close(torch.from_numpy(out), expected, rtol=1e-4, atol=1e-5)
+
+
 def test_onnx_static_export_has_fixed_shape(gen: ResnetGenerator, tmp_path: Path) -> None:
     onnx = pytest.importorskip("onnx")
     pytest.importorskip("onnxscript")

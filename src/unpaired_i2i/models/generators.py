@@ -482,9 +482,9 @@ class ResnetGenerator(nn.Module):
         ``r`` is ``(N, C_out, H, W)``, ``M`` ``(N, C_out, C_in, H, W)``; ``M`` multiplies ``x``
         ``(N, C_in, H, W)`` or, with ``local_affine_detail``, its detail (in ``h``'s dtype).
         """
-        n, _, height, width = h.shape
         c = self.out_channels
-        r, m = h[:, :c], h[:, c:].reshape(n, c, self.in_channels, height, width)
+        # unflatten, not reshape(n, ...): an exported graph keeps its batch axis dynamic
+        r, m = h[:, :c], torch.unflatten(h[:, c:], 1, (c, self.in_channels))
         seen = x.to(m.dtype)
         if self._detail_window > 0:
             k = self._detail_window
