@@ -78,8 +78,9 @@ def candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
 
     Every candidate is ``recipe("reference", ...)`` with the named methods added, so a name
     means the same runs whatever ``"improved"`` is at the time; ``"improved"`` is the recipe
-    as the library defines it now: since the evening of 2026-12-01 the same runs as
-    ``ref+ema_p2+residual+no_identity+d_no_norm``; earlier that day, as
+    as the library defines it now: since the night of 2026-12-04 the same runs as
+    ``ref+ema_p2+residual+no_identity+d_no_norm+detail_affine``; from the evening of
+    2026-12-01, as ``ref+ema_p2+residual+no_identity+d_no_norm``; earlier that day, as
     ``ref+ema+residual+no_identity+d_no_norm`` (its average warmed up with power 8); before,
     as ``ref+ema+residual+no_identity`` (the records of the runs named ``"improved"`` before
     each change carry those names).
@@ -573,6 +574,12 @@ def candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # option, which replaced it
         "ref+ema_p2+residual+no_identity+d_no_norm+detail_affine": cur(
             local_affine=True, local_affine_detail=7
+        ),
+        # the improved recipe (since the night of 2026-12-04: the detail matrix) with the noise
+        # in the cycle that let the full matrix train at 128x128: does the noise help the
+        # detail form as well?
+        "ref+ema_p2+residual+no_identity+d_no_norm+detail_affine+cycle_noise0.05": cur(
+            local_affine=True, local_affine_detail=7, cycle_noise=0.05
         ),
         # SimGAN's half-history discriminator batches (Shrivastava et al. 2017; train with
         # trainer_class): the newest translation always scored, with the pool's pick beside it,

@@ -279,6 +279,78 @@ def test_resume_with_other_architecture_is_refused(
     assert code == 1 and "does not fit" in err and len(err.strip().splitlines()) == 1
 
 
+def _as_an_older_improved_run(path: Path, *, matrix: bool) -> None:
+    """Rewrite a checkpoint of today's improved recipe as an older recipe would have saved it.
+
+    ``matrix=False``: before the colour matrix (the heads' 3 image channels only: weights,
+    averages and Adam moments; ``local_affine`` and ``local_affine_detail`` absent from the
+    configs). ``matrix=True``: the day the matrix multiplied the whole input (same tensors,
+    ``local_affine_detail`` absent).
+    """
+    checkpoint = torch.load(path, weights_only=True)
+    sliced: list[str] = []
+
+    def drop_matrix(node: Any, where: str) -> Any:
+        if isinstance(node, dict):
+            return {k: drop_matrix(v, f"{where}.{k}") for k, v in node.items()}
+        if isinstance(node, list):
+            return [drop_matrix(v, where) for v in node]
+        if isinstance(node, torch.Tensor) and node.dim() >= 1 and node.shape[0] == 12:
+            sliced.append(where)
+            return node[:3].clone()
+        return node
+
+    if not matrix:
+        for part in ("model", "callbacks", "optimizer_g"):
+            checkpoint[part] = drop_matrix(checkpoint[part], part)
+        # weight and bias of two heads, in the model, the average and both of Adam's moments
+        assert len(sliced) == 2 * 2 * 4
+    for name in ("g_xy", "g_yx"):
+        config = checkpoint["meta"]["model_config"][name]
+        assert config.pop("local_affine_detail") == 7
+        if not matrix:
+            assert config.pop("local_affine") is True
+    torch.save(checkpoint, path)
+
+
+@pytest.mark.parametrize("matrix", [False, True], ids=["no-matrix", "whole-input-matrix"])
+def test_an_improved_run_of_an_earlier_recipe_resumes_as_it_was_built(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], matrix: bool
+) -> None:
+    """Runs of the improved recipe saved before its detail matrix (2026-12-04) resume."""
+    out = tmp_path / "old"
+    assert main(["train", "--demo", "--out", str(out), *TINY, "--max-steps", "4"]) == 0
+    path = out / "checkpoints" / "last.pt"
+    _as_an_older_improved_run(path, matrix=matrix)
+    code, stdout, err = run(
+        ["train", "--demo", "--out", str(out), *TINY, "--max-steps", "8", "--resume", "auto"],
+        capsys,
+    )
+    assert code == 0, err
+    kept = {"local_affine": matrix, "local_affine_detail": None}
+    assert f"resuming with {kept}" in stdout and "resumed from" in stdout
+    after = torch.load(path, weights_only=True)
+    assert after["trainer"]["step"] == 8
+    assert after["model"]["g_xy"]["head.conv.weight"].shape[0] == (12 if matrix else 3)
+    config = after["meta"]["model_config"]["g_xy"]
+    assert (config["local_affine"], config["local_affine_detail"]) == (matrix, None)
+
+
+def test_an_improved_run_of_todays_recipe_resumes_without_a_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "new"
+    assert main(["train", "--demo", "--out", str(out), *TINY, "--max-steps", "4"]) == 0
+    code, stdout, err = run(
+        ["train", "--demo", "--out", str(out), *TINY, "--max-steps", "8", "--resume", "auto"],
+        capsys,
+    )
+    assert code == 0, err
+    assert "resumed from" in stdout and "resuming with" not in stdout
+    config = torch.load(out / "checkpoints" / "last.pt", weights_only=True)["meta"]
+    assert config["model_config"]["g_xy"]["local_affine_detail"] == 7
+
+
 def test_bench_command_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "bench.json"
     code, out, err = run(

@@ -72,7 +72,7 @@ def test_reference_is_exactly_the_reference_defaults() -> None:
     assert sum(p.numel() for p in six.model.g_xy.parameters()) == 7_837_699
 
 
-def test_improved_is_the_reference_plus_ema_residual_generators_no_identity_and_d_norm() -> None:
+def test_improved_is_the_reference_plus_ema_residual_detail_matrix_no_identity_and_d_norm() -> None:
     spec = recipe("improved", n_blocks=6)
     reference = recipe("reference", n_blocks=6)
     assert spec.name == "improved" and set(RECIPES) == {"reference", "improved"}
@@ -81,10 +81,13 @@ def test_improved_is_the_reference_plus_ema_residual_generators_no_identity_and_
         (spec.model.g_yx, reference.model.g_yx),
     ):
         assert isinstance(g, ResnetGenerator) and isinstance(ref, ResnetGenerator)
-        # the reference layout and parameter count, predicting a change to the input
-        assert g.get_config() == {**ref.get_config(), "residual": True}
-        assert g.residual and not ref.residual
-        assert sum(p.numel() for p in g.parameters()) == 7_837_699
+        # the reference layout predicting a change to the input, its last layer also writing a
+        # 3x3 matrix per pixel (nine more output channels of the 7x7 head) that multiplies the
+        # input's detail (the input less its 7x7 box mean)
+        detail = {"residual": True, "local_affine": True, "local_affine_detail": 7}
+        assert g.get_config() == {**ref.get_config(), **detail}
+        assert g.residual and not ref.residual and g.local_affine and not ref.local_affine
+        assert sum(p.numel() for p in g.parameters()) == 7_837_699 + 28_233
     for d, ref in ((spec.model.d_x, reference.model.d_x), (spec.model.d_y, reference.model.d_y)):
         assert isinstance(d, ConvDiscriminator) and isinstance(ref, ConvDiscriminator)
         # the reference layout without normalisation: the same convolutions and parameters
@@ -104,19 +107,27 @@ def test_improved_is_the_reference_plus_ema_residual_generators_no_identity_and_
         "ema_warmup": True,
         "ema_warmup_power": 2.0,
         "residual": True,
+        "local_affine": True,
+        "local_affine_detail": 7,
         "lambda_identity": 0.0,
         "d_norm": "none",
     }
-    # each part can be taken back by name
-    assert not recipe("improved", residual=False).model.g_xy.residual
-    # the per-pixel colour matrix is an option of both recipes' generators, in neither
-    with_matrix = recipe("improved", local_affine=True).model.g_yx
-    assert isinstance(spec.model.g_xy, ResnetGenerator) and not spec.model.g_xy.local_affine
-    assert isinstance(with_matrix, ResnetGenerator) and with_matrix.local_affine
-    on_detail = recipe("improved", local_affine=True, local_affine_detail=7).model.g_xy
-    assert isinstance(on_detail, ResnetGenerator)
-    assert on_detail.get_config()["local_affine_detail"] == 7
-    assert spec.model.g_xy.get_config()["local_affine_detail"] is None
+    # each part can be taken back by name; a part that needs another goes with it
+    no_matrix = resnet(recipe("improved", n_blocks=6, local_affine=False).model.g_xy).get_config()
+    assert no_matrix == {**resnet(reference.model.g_xy).get_config(), "residual": True}
+    full_matrix = resnet(recipe("improved", local_affine_detail=None).model.g_yx).get_config()
+    assert full_matrix["local_affine"] and full_matrix["local_affine_detail"] is None
+    wider = resnet(recipe("improved", local_affine_detail=3).model.g_xy).get_config()
+    assert wider["local_affine"] and wider["local_affine_detail"] == 3
+    plain = resnet(recipe("improved", n_blocks=6, residual=False).model.g_xy).get_config()
+    assert plain == resnet(reference.model.g_xy).get_config()
+    with pytest.raises(ValueError, match="local_affine=True .*needs residual=True"):
+        recipe("improved", residual=False, local_affine=True)
+    with pytest.raises(ValueError, match="local_affine_detail .*needs local_affine=True"):
+        recipe("improved", local_affine=False, local_affine_detail=7)
+    # the matrix is an option of the reference's generators too, off there
+    assert not resnet(reference.model.g_xy).local_affine
+    assert resnet(recipe("reference", residual=True, local_affine=True).model.g_xy).local_affine
     assert recipe("improved", lambda_identity=0.5).config == TrainConfig()
     assert patch_gan(recipe("improved", d_norm="instance").model.d_x).get_config()["norm"] == (
         "instance"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import re
 import sys
@@ -1281,6 +1282,27 @@ def test_detail_affine_candidate_is_the_recipe_with_the_librarys_detail_matrix()
         assert net.get_config() == {**same.get_config(), "local_affine_detail": 7}
         _assert_same_weights(net, same)
         assert torch.equal(net(x), same(x))  # M starts at zero: local_affine's start
+
+
+def test_improved_candidate_is_the_detail_affine_candidate_and_its_noise_form_adds_noise() -> None:
+    """Since the night of 2026-12-04 ``"improved"`` builds the runs of ``$P+detail_affine``."""
+    import torch
+
+    small = {"n_blocks": 1, "base_channels": 4}
+    detail = bench.candidates()["ref+ema_p2+residual+no_identity+d_no_norm+detail_affine"]
+    torch.manual_seed(0)
+    improved = bench.candidates()["improved"](0, dict(small))
+    torch.manual_seed(0)
+    spec = detail(0, dict(small))
+    assert improved.config == spec.config
+    assert [repr(c) for c in improved.callbacks] == [repr(c) for c in spec.callbacks]
+    assert improved.model.get_config() == spec.model.get_config()
+    _assert_same_weights(improved.model, spec.model)
+    noisy = _seeded("detail_affine+cycle_noise0.05", small)
+    _assert_same_weights(noisy, _seeded("detail_affine", small))
+    name = "ref+ema_p2+residual+no_identity+d_no_norm+detail_affine+cycle_noise0.05"
+    config = bench.candidates()[name](0, dict(small)).config
+    assert config == dataclasses.replace(spec.config, cycle_noise=0.05)
 
 
 def test_run_probe_reads_a_stuck_or_training_gan_from_its_networks() -> None:

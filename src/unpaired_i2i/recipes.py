@@ -35,6 +35,8 @@ IMPROVED_RECIPE: Mapping[str, Any] = {
     "ema_warmup": True,
     "ema_warmup_power": 2.0,
     "residual": True,
+    "local_affine": True,
+    "local_affine_detail": 7,
     "lambda_identity": 0.0,
     "d_norm": "none",
 }
@@ -102,6 +104,13 @@ def recipe(name: RecipeName | str, **overrides: Any) -> RecipeSpec:
       which :meth:`CycleTrainer.inference_generator` returns for evaluation and export;
     * residual generators (``residual=True``: each predicts a change to its input, so the
       scene's structure is kept from the first step);
+    * a per-pixel colour matrix of the input's detail in each generator's output
+      (``local_affine=True, local_affine_detail=7``: the output is
+      ``tanh(r + atanh(x) + M (x - mean_7(x)))``, with ``M`` a ``3 x 3`` matrix per pixel that
+      the last layer writes beside ``r``, starting at zero, and ``mean_7`` the ``7 x 7`` box
+      mean), so the input's edges, texture and small shapes (trees, ridges) are kept, muted or
+      recoloured where the season asks for it, while a region's own colour changes through
+      ``r`` alone (28,233 more parameters per generator);
     * no identity term (``lambda_identity=0``: with residual generators it only held the
       colours back; it also saves two of the six generator calls of a step);
     * discriminators without normalisation (``d_norm="none"``, the shorthand for
@@ -118,7 +127,9 @@ def recipe(name: RecipeName | str, **overrides: Any) -> RecipeSpec:
     Overrides change the recipe's choices or add to them, by name:
 
     * generator options (every :class:`ResnetGenerator` argument: ``n_blocks``,
-      ``base_channels``, ``upsampling``, ``norm``, ``dropout``, ...), applied to both generators;
+      ``base_channels``, ``upsampling``, ``norm``, ``dropout``, ...), applied to both generators
+      (``residual=False`` takes the recipe's colour matrix with it, and ``local_affine=False``
+      its ``local_affine_detail``, unless given too);
     * ``preset`` (``"cyclegan"`` or ``"basic"``), ``discriminator_overrides`` (a dict of
       :class:`ConvDiscriminator` arguments for both discriminators) and the shorthands
       ``d_base_channels``, ``d_norm`` and ``spectral_norm`` for three of them (a recipe's own
@@ -151,6 +162,13 @@ def recipe(name: RecipeName | str, **overrides: Any) -> RecipeSpec:
     """
     check_choice("recipe name", name, RECIPES)
     defaults: dict[str, Any] = dict(IMPROVED_RECIPE) if name == "improved" else {}
+    # The recipe's colour matrix belongs to its residual generators, its detail window to the
+    # matrix: each goes with the option it needs, unless the caller names it too.
+    if overrides.get("residual") is False and "local_affine" not in overrides:
+        defaults.pop("local_affine", None)
+    if not overrides.get("local_affine", defaults.get("local_affine", False)):
+        if "local_affine_detail" not in overrides:
+            defaults.pop("local_affine_detail", None)
     options: dict[str, Any] = {**defaults, **overrides}
 
     generator_keys = _generator_keys()

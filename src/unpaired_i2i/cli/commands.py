@@ -17,7 +17,7 @@ import argparse
 import contextlib
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +51,34 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         if value is not None:
             settings[key] = value
     return settings
+
+
+#: Generator options of the improved recipe that changed after runs of it were saved:
+#: a resumed run keeps the checkpoint's values (what the recipe builds when they are absent).
+_RECIPE_GENERATOR_CHOICES = {"local_affine": False, "local_affine_detail": None}
+
+
+def _recipe_choices_kept(checkpoint: Mapping[str, Any], recipe_name: str) -> dict[str, Any]:
+    """Recipe choices a resumed run keeps from its checkpoint, so it resumes as it was built.
+
+    A run of the ``improved`` recipe saved before its colour matrix (2026-12-04) has residual
+    generators without ``local_affine``: it resumes with ``local_affine=False`` instead of
+    failing on the head's shape (and a run from the day the matrix multiplied the whole input,
+    with ``local_affine_detail=None``). Only these generator options are taken from the
+    checkpoint; a layout the command line changes is still refused by the trainer, naming it.
+    """
+    from unpaired_i2i.recipes import IMPROVED_RECIPE
+
+    meta = checkpoint.get("meta")
+    configs = meta.get("model_config") if isinstance(meta, Mapping) else None
+    generator = configs.get("g_xy") if isinstance(configs, Mapping) else None
+    if recipe_name != "improved" or not isinstance(generator, Mapping):
+        return {}
+    if generator.get("residual") is not True:  # not a run of any improved recipe
+        return {}
+    saved = {k: generator.get(k, absent) for k, absent in _RECIPE_GENERATOR_CHOICES.items()}
+    ours = {k: IMPROVED_RECIPE.get(k, absent) for k, absent in _RECIPE_GENERATOR_CHOICES.items()}
+    return saved if saved != ours else {}
 
 
 def _resume_path(resume: str | None, out: Path) -> Path | None:
@@ -246,6 +274,7 @@ def _run_training(
         ModelCheckpoint,
         ProgressBar,
         SampleGrid,
+        load_checkpoint_file,
     )
     from unpaired_i2i.training.distributed import barrier
 
@@ -323,6 +352,17 @@ def _run_training(
     for key in ("ema", "lambda_identity", "r1_gamma"):
         if s[key] is not None:
             overrides[key] = s[key]
+    resumed: dict[str, Any] | None = None
+    if resume is not None:
+        # read once: its model config can decide how the networks are built, then it is loaded
+        resumed = load_checkpoint_file(resume, map_location="cpu")
+        kept = _recipe_choices_kept(resumed, s["recipe"])
+        if kept:
+            overrides.update(kept)
+            say(
+                f"{resume} was trained by the {s['recipe']} recipe as it was before these "
+                f"options: resuming with {kept}"
+            )
     torch.manual_seed(args.seed)
     spec = recipe(
         s["recipe"],
@@ -360,7 +400,8 @@ def _run_training(
 
     trainer = CycleTrainer(model, config, callbacks=callbacks, device=device)
     if resume is not None:
-        trainer.load_checkpoint(resume)
+        assert resumed is not None
+        trainer.load_state_dict(resumed, source=resume)
         say(f"resumed from {resume} at step {trainer.state.step} (epoch {trainer.state.epoch})")
     elif args.resume == "auto":
         say(f"no checkpoint in {out / 'checkpoints'}; starting a new run")

@@ -245,10 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--recipe",
         choices=RECIPES,
-        help="what to start from: improved (the reference's networks as residual generators, "
-        "no identity term, an EMA of the generators with warm-up, discriminators without "
-        "normalisation: lower paired L1 at equal "
-        "steps, shorter steps) or reference (the reference CycleGAN exactly); the options "
+        help="what to start from: improved (the reference's networks as residual generators "
+        "with a per-pixel colour matrix of the input's detail, no identity term, an EMA of "
+        "the generators with warm-up, discriminators without normalisation: lower paired L1 "
+        "at equal steps, shorter steps) or reference (the reference CycleGAN exactly); the options "
         "below change it " + _by_source("recipe"),
     )
     train.add_argument(
