@@ -581,6 +581,11 @@ def candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         "ref+ema_p2+residual+no_identity+d_no_norm+detail_affine+cycle_noise0.05": cur(
             local_affine=True, local_affine_detail=7, cycle_noise=0.05
         ),
+        # the improved recipe with a wider detail window: more of what the full matrix (no
+        # window) gained at 64x64, without its stall at 128x128?
+        "ref+ema_p2+residual+no_identity+d_no_norm+detail_affine15": cur(
+            local_affine=True, local_affine_detail=15
+        ),
         # SimGAN's half-history discriminator batches (Shrivastava et al. 2017; train with
         # trainer_class): the newest translation always scored, with the pool's pick beside it,
         # where the reference's pool replaces the newest half of the time
