@@ -586,6 +586,17 @@ def candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         "ref+ema_p2+residual+no_identity+d_no_norm+detail_affine15": cur(
             local_affine=True, local_affine_detail=15
         ),
+        # ... and with a narrower one: the 15x15 window lost to the 7x7 on seed 0; does the
+        # trend continue, M on the finest detail (edges, single-pixel texture) and r on the rest?
+        "ref+ema_p2+residual+no_identity+d_no_norm+detail_affine3": cur(
+            local_affine=True, local_affine_detail=3
+        ),
+        # the improved recipe with two-time-scale learning rates (Heusel et al. 2017), the
+        # discriminators at twice the generators' rate: the matrix makes the generators more
+        # expressive than the ones fast_d was screened with (level there)
+        "ref+ema_p2+residual+no_identity+d_no_norm+detail_affine+fast_d": cur(
+            local_affine=True, local_affine_detail=7, lr_d=4e-4
+        ),
         # SimGAN's half-history discriminator batches (Shrivastava et al. 2017; train with
         # trainer_class): the newest translation always scored, with the pool's pick beside it,
         # where the reference's pool replaces the newest half of the time
