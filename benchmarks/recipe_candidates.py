@@ -597,12 +597,6 @@ def candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         "ref+ema_p2+residual+no_identity+d_no_norm+detail_affine+fast_d": cur(
             local_affine=True, local_affine_detail=7, lr_d=4e-4
         ),
-        # the improved recipe with SimGAN's half-history discriminator batches (train with
-        # trainer_class): the best two-seed row on $P (-28.1%), level on its seed 0, ahead on
-        # its seed 1, the kind of run that lagged; does it lift the recipe's weaker seeds?
-        "ref+ema_p2+residual+no_identity+d_no_norm+detail_affine+half_history": cur(
-            local_affine=True, local_affine_detail=7
-        ),
         # SimGAN's half-history discriminator batches (Shrivastava et al. 2017; train with
         # trainer_class): the newest translation always scored, with the pool's pick beside it,
         # where the reference's pool replaces the newest half of the time
