@@ -241,14 +241,19 @@ def test_saved_weights_are_kept_per_realisation_and_load_for_the_latest_record(
         assert torch.equal(loaded(x), generator.eval()(x))
 
 
-def _seeded(suffix: str, over: dict[str, Any]) -> Any:
-    """The model of ``$P+suffix`` (``""``: the recipe ``$P`` itself) built as ``recipes.py run``
-    builds it, torch's generator seeded with 0 first, so two builds share every common draw."""
+def _seeded_spec(name: str, over: dict[str, Any]) -> Any:
+    """Candidate ``name``'s spec built as ``recipes.py run`` builds it (seed 0), torch's
+    generator seeded with 0 first, so two builds share every common draw."""
     import torch
 
     torch.manual_seed(0)
+    return bench.candidates()[name](0, dict(over))
+
+
+def _seeded(suffix: str, over: dict[str, Any]) -> Any:
+    """The model of ``$P+suffix`` (``""``: the recipe ``$P`` itself), as :func:`_seeded_spec`."""
     name = "ref+ema_p2+residual+no_identity+d_no_norm" + (f"+{suffix}" if suffix else "")
-    return bench.candidates()[name](0, dict(over)).model
+    return _seeded_spec(name, over).model
 
 
 def _assert_same_weights(net: Any, same: Any) -> None:
@@ -1286,23 +1291,17 @@ def test_detail_affine_candidate_is_the_recipe_with_the_librarys_detail_matrix()
 
 def test_improved_candidate_is_the_detail_affine_candidate_and_its_noise_form_adds_noise() -> None:
     """Since the night of 2026-12-04 ``"improved"`` builds the runs of ``$P+detail_affine``."""
-    import torch
-
     small = {"n_blocks": 1, "base_channels": 4}
-    detail = bench.candidates()["ref+ema_p2+residual+no_identity+d_no_norm+detail_affine"]
-    torch.manual_seed(0)
-    improved = bench.candidates()["improved"](0, dict(small))
-    torch.manual_seed(0)
-    spec = detail(0, dict(small))
+    detail = "ref+ema_p2+residual+no_identity+d_no_norm+detail_affine"
+    improved = _seeded_spec("improved", small)
+    spec = _seeded_spec(detail, small)
     assert improved.config == spec.config
     assert [repr(c) for c in improved.callbacks] == [repr(c) for c in spec.callbacks]
     assert improved.model.get_config() == spec.model.get_config()
     _assert_same_weights(improved.model, spec.model)
-    noisy = _seeded("detail_affine+cycle_noise0.05", small)
-    _assert_same_weights(noisy, _seeded("detail_affine", small))
-    name = "ref+ema_p2+residual+no_identity+d_no_norm+detail_affine+cycle_noise0.05"
-    config = bench.candidates()[name](0, dict(small)).config
-    assert config == dataclasses.replace(spec.config, cycle_noise=0.05)
+    noisy = _seeded_spec(detail + "+cycle_noise0.05", small)
+    _assert_same_weights(noisy.model, spec.model)
+    assert noisy.config == dataclasses.replace(spec.config, cycle_noise=0.05)
 
 
 def test_run_probe_reads_a_stuck_or_training_gan_from_its_networks() -> None:
