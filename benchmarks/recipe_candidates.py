@@ -597,6 +597,14 @@ def candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         "ref+ema_p2+residual+no_identity+d_no_norm+detail_affine+fast_d": cur(
             local_affine=True, local_affine_detail=7, lr_d=4e-4
         ),
+        # ... with the R1 penalty on real images (r1_gamma=1, as "+r1"): fast_d's failed run
+        # (seed 4) was no early collapse but a blow-up in mid-run (its trained generator's
+        # validation L1 0.176 at step 350, 1.174 at step 400), and R1 is the usual guard of a
+        # fast discriminator (Mescheder et al. 2018: it keeps the discriminator's gradient small
+        # on the data, where a sharp one throws the generators off)
+        "ref+ema_p2+residual+no_identity+d_no_norm+detail_affine+fast_d+r1": cur(
+            local_affine=True, local_affine_detail=7, lr_d=4e-4, r1_gamma=1.0
+        ),
         # SimGAN's half-history discriminator batches (Shrivastava et al. 2017; train with
         # trainer_class): the newest translation always scored, with the pool's pick beside it,
         # where the reference's pool replaces the newest half of the time
