@@ -1485,3 +1485,41 @@ def test_flip_ensemble_prints_each_split_scored_alone_and_as_the_mirror_ensemble
         both = evaluate_paired(generator, data, self_ensemble=True)["l1"]
         assert abs(alone - both) > 1e-4  # an untrained generator is not mirror-symmetric
         assert row[2:4] == [f"{alone:.4f}", f"{both:.4f}"]
+
+
+def test_error_parts_splits_the_paired_l1_into_colour_and_structure() -> None:
+    import torch
+    from error_parts import error_parts  # benchmarks/, on the path since recipes.py loaded
+
+    torch.manual_seed(0)
+    images = [torch.rand(3, 8, 8) * 1.6 - 0.8 for _ in range(4)]
+    pairs = [(y, y) for y in images]  # each input is its target
+
+    class Shift(torch.nn.Module):
+        """Adds ``offset`` (a (3, H, W) tensor) to its input."""
+
+        def __init__(self, offset: torch.Tensor) -> None:
+            super().__init__()
+            self.offset = offset
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x + self.offset
+
+    # a colour cast only: every pixel moved by the channel's constant
+    cast = torch.tensor([0.1, -0.2, 0.3]).view(3, 1, 1).expand(3, 8, 8)
+    parts = error_parts(Shift(cast), pairs)
+    assert parts["n"] == 4 and len(parts["worst"]) == 3
+    assert parts["l1"] == pytest.approx(0.2) and parts["colour"] == pytest.approx(0.2)
+    assert parts["structure"] == pytest.approx(0.0, abs=1e-6)
+    # structure only: a checkerboard of +-0.1 has every channel's mean at zero
+    board = (torch.arange(8).view(8, 1) + torch.arange(8)) % 2 * 0.2 - 0.1
+    parts = error_parts(Shift(board.expand(3, 8, 8)), pairs)
+    assert parts["colour"] == pytest.approx(0.0, abs=1e-6)
+    assert parts["l1"] == pytest.approx(0.1) and parts["structure"] == pytest.approx(0.1)
+    # the generator's mode is put back
+    identity = torch.nn.Identity().train()
+    assert error_parts(identity, pairs)["l1"] == 0.0 and identity.training
+    with pytest.raises(ValueError, match="at least one"):
+        error_parts(identity, [])
+    with pytest.raises(ValueError, match=r"target's shape \(3, 8, 8\), got \(3, 4, 4\)"):
+        error_parts(Shift(torch.zeros(3, 4, 4)), [(torch.zeros(3, 4, 4), torch.zeros(3, 8, 8))])
