@@ -263,6 +263,11 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         # a killed run resumes here (exactly: same seed, threads and CPU kind, same trajectory)
         checkpoints = checkpoint_dir(out, args.candidate, args.seed, setting, args.threads, cpu)
         extra.append(ModelCheckpoint(checkpoints, every_n_steps=args.checkpoint_every, keep_last=0))
+    if args.probe_every:
+        from validation_probe import ValidationProbe
+
+        # prints the trained generator's validation L1 every N steps (no random numbers drawn)
+        extra.append(ValidationProbe(val, every=args.probe_every))
     trainer = trainer_class(args.candidate)(
         spec.model, spec.config, callbacks=[*shadows, *extra, *spec.callbacks], device=args.device
     )
@@ -705,6 +710,11 @@ def main() -> None:
                 "--no-record", action="store_true",
                 help="do not append the run to OUT/runs.jsonl (with --checkpoint-every and "
                 "--save: export a finished run's weights from its last checkpoint)",
+            )  # fmt: skip
+            p.add_argument(
+                "--probe-every", type=int, default=0,
+                help="print the trained X->Y generator's validation L1 every N steps (a "
+                "diagnostic, benchmarks/validation_probe.py; 0: off)",
             )  # fmt: skip
             p.add_argument(
                 "--shadow-ema", type=float, nargs="*", default=[0.98],

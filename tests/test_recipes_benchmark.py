@@ -1523,3 +1523,28 @@ def test_error_parts_splits_the_paired_l1_into_colour_and_structure() -> None:
         error_parts(identity, [])
     with pytest.raises(ValueError, match=r"target's shape \(3, 8, 8\), got \(3, 4, 4\)"):
         error_parts(Shift(torch.zeros(3, 4, 4)), [(torch.zeros(3, 4, 4), torch.zeros(3, 8, 8))])
+
+
+def test_validation_probe_scores_the_trained_generator_without_changing_the_run() -> None:
+    import torch
+    from validation_probe import ValidationProbe  # benchmarks/, on the path since recipes.py
+
+    from _tiny import random_batches
+    from unpaired_i2i import evaluate_paired
+
+    torch.manual_seed(1)
+    pairs = [(torch.rand(3, 16, 16) * 2 - 1, torch.rand(3, 16, 16) * 2 - 1) for _ in range(3)]
+    batches = random_batches(2, size=8, batch_size=1)  # 2 epochs of 2 steps
+    probe = ValidationProbe(pairs, every=2, echo=False)
+    probed = _tiny_trainer([probe])
+    probed.fit(batches)
+    plain = _tiny_trainer([])
+    plain.fit(batches)
+    # the probe draws nothing and leaves every weight as the run without it has it
+    for a, b in zip(probed.model.parameters(), plain.model.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert probed.model.training and [s for s, _ in probe.history] == [2, 4]
+    assert probe.history[-1][1] == evaluate_paired(plain.model.g_xy, pairs)["l1"]
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="every: expected an int >= 1"):
+            ValidationProbe(pairs, every=bad)  # type: ignore[arg-type]
