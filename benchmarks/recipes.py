@@ -617,13 +617,18 @@ def _shadows(args: argparse.Namespace) -> None:
         )
 
 
-def _load_generator(out: Path, candidate: str, seed: int, setting: str) -> Any:
+def _load_generator(
+    out: Path, candidate: str, seed: int, setting: str, *, threads: int | None = None
+) -> Any:
+    """The saved X->Y generator of the latest recorded run of ``candidate`` with ``seed`` at
+    ``setting`` (of those with ``threads`` threads, if given: one realisation of the seed)."""
     import torch
 
     record = [
         r
         for r in _records(out)
         if (r["candidate"], r["seed"], _record_setting(r)) == (candidate, seed, setting)
+        and threads in (None, r["threads"])
     ][-1]  # the latest run of that name
     # built as the run built it, so a prototype's changes to the generator are there too
     over: dict[str, Any] = {"n_blocks": record["n_blocks"]}
@@ -658,7 +663,9 @@ def _grid(args: argparse.Namespace) -> None:
     out = Path(args.out)
     _, _, test = _season_data(out / "data", args.size)
     setting = _setting(args.size, args.n_blocks, args.width)
-    generators = [_load_generator(out, c, args.seed, setting) for c in args.candidates]
+    generators = [
+        _load_generator(out, c, args.seed, setting, threads=args.threads) for c in args.candidates
+    ]
     rows = []
     with torch.inference_mode():
         for i in args.scenes:
@@ -746,6 +753,8 @@ def main() -> None:
         if name == "table":
             p.add_argument("--rst", action="store_true", help="a reStructuredText list-table")
         if name == "grid":
+            # --threads picks the runs' realisation here; by default the latest run of each
+            p.set_defaults(threads=None)
             p.add_argument("--candidates", nargs="+", default=["reference", "improved"])
             p.add_argument("--seed", type=int, default=0)
             p.add_argument("--scenes", type=int, nargs="+", default=[0, 1, 2, 3, 4, 5])

@@ -236,6 +236,14 @@ def test_saved_weights_are_kept_per_realisation_and_load_for_the_latest_record(
     loaded = bench._load_generator(tmp_path, name, 0, setting)
     _assert_same_weights(loaded, generator)
     assert not loaded.training
+    # a later run of the seed with 2 threads (another realisation, its weights not saved) is
+    # the latest; the 1-thread run's weights still load when its realisation is asked for
+    with open(tmp_path / "runs.jsonl", "a") as f:
+        f.write(json.dumps({**run, "threads": 2}) + "\n")
+    later = bench.weights_path(tmp_path, name, 0, setting, 2, "AMD EPYC/avx512")
+    with pytest.raises(FileNotFoundError, match=re.escape(later.name)):
+        bench._load_generator(tmp_path, name, 0, setting)
+    _assert_same_weights(bench._load_generator(tmp_path, name, 0, setting, threads=1), generator)
     x = torch.rand(1, 3, 16, 16) * 2 - 1
     with torch.no_grad():
         assert torch.equal(loaded(x), generator.eval()(x))
