@@ -17,7 +17,8 @@ trajectory. ``--set KEY=VALUE`` changes the improved recipe for the run (e.g.
 Prints one JSON line: the seed, the changes, the demo's paired test L1 and SSIM, and the test
 L1 of each shadow average (``recipes.shadow_emas``: ``ema0.999_p<power>`` is ``EMA(0.999,
 warmup=True, warmup_power=power)``; ``ema0.999`` is power 8). A shadow with the settings of the
-recipe's own average (power 2 since 2026-12-01) is left out: the demo's figure is its score.
+recipe's own average (power 8 since 2026-12-05; power 2 from 2026-12-01) is left out: the
+demo's figure is its score.
 """
 
 from __future__ import annotations

@@ -78,8 +78,10 @@ def candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
 
     Every candidate is ``recipe("reference", ...)`` with the named methods added, so a name
     means the same runs whatever ``"improved"`` is at the time; ``"improved"`` is the recipe
-    as the library defines it now: since the night of 2026-12-04 the same runs as
-    ``ref+ema_p2+residual+no_identity+d_no_norm+detail_affine``; from the evening of
+    as the library defines it now: since 2026-12-05 the same runs as
+    ``ref+ema+residual+no_identity+d_no_norm+detail_affine`` (the trajectories of
+    ``ref+ema_p2+residual+no_identity+d_no_norm+detail_affine``, averaged with power 8); from
+    the night of 2026-12-04, as that ``ema_p2`` form; from the evening of
     2026-12-01, as ``ref+ema_p2+residual+no_identity+d_no_norm``; earlier that day, as
     ``ref+ema+residual+no_identity+d_no_norm`` (its average warmed up with power 8); before,
     as ``ref+ema+residual+no_identity`` (the records of the runs named ``"improved"`` before
@@ -574,6 +576,12 @@ def candidates() -> dict[str, Callable[[int, dict[str, Any]], Any]]:
         # option, which replaced it
         "ref+ema_p2+residual+no_identity+d_no_norm+detail_affine": cur(
             local_affine=True, local_affine_detail=7
+        ),
+        # the improved recipe since 2026-12-05: the same with the average warmed up with EMA's
+        # default power 8. Its trajectories are the line above's (an average only reads the
+        # weights), so that line's runs, scored with their ema0.999 shadow, are its runs too
+        "ref+ema+residual+no_identity+d_no_norm+detail_affine": imp(
+            discriminator_overrides={"norm": "none"}, local_affine=True, local_affine_detail=7
         ),
         # the improved recipe (since the night of 2026-12-04: the detail matrix) with the noise
         # in the cycle that let the full matrix train at 128x128: does the noise help the

@@ -49,6 +49,7 @@ record.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import re
 import statistics
@@ -548,6 +549,18 @@ def paired_runs(
     ]
 
 
+def two_seed_changes(rows: Sequence[Mapping[str, Any]]) -> list[float]:
+    """The test-L1 change of the candidate's mean of two seeds against the base's mean of the
+    same two, for every pair of seeds of one realisation (same thread count and CPU kind):
+    what a check of two seeds finds. ``rows`` as :func:`paired_runs` returns them."""
+    changes = []
+    for a, b in itertools.combinations(rows, 2):
+        if (a["threads"], a["cpu"]) == (b["threads"], b["cpu"]):
+            base = a["base"][1] + b["base"][1]
+            changes.append((a["candidate"][1] + b["candidate"][1]) / base - 1)
+    return changes
+
+
 def _paired(args: argparse.Namespace) -> None:
     """Markdown: per candidate, its runs paired with the base's, and the mean difference."""
     out = Path(args.out)
@@ -583,6 +596,14 @@ def _paired(args: argparse.Namespace) -> None:
                 f"{statistics.mean(d) / base_mean:+.1%} of the base's mean {base_mean:.4f})"
             )
         print("mean difference: " + ", ".join(cells))
+        changes = two_seed_changes(rows)
+        if changes:
+            reach = sum(c <= -args.goal for c in changes)
+            print(
+                f"means of two seeds on test: {reach} of {len(changes)} pairs at least "
+                f"{args.goal:.0%} below the base's (from {min(changes):+.1%} to "
+                f"{max(changes):+.1%})"
+            )
 
 
 def _shadows(args: argparse.Namespace) -> None:
@@ -750,6 +771,11 @@ def main() -> None:
                 help="score this shadow average of the base's runs (e.g. ema0.999_p0)",
             )  # fmt: skip
             p.add_argument("--shadow", default=None, help="the same for the candidates' runs")
+            p.add_argument(
+                "--goal", type=float, default=0.25,
+                help="count the pairs of seeds whose test-L1 mean is this fraction below the "
+                "base's (the issue's 25%%)",
+            )  # fmt: skip
         if name == "table":
             p.add_argument("--rst", action="store_true", help="a reStructuredText list-table")
         if name == "grid":

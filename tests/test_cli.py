@@ -8,6 +8,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -334,6 +335,29 @@ def test_an_improved_run_of_an_earlier_recipe_resumes_as_it_was_built(
     assert after["model"]["g_xy"]["head.conv.weight"].shape[0] == (12 if matrix else 3)
     config = after["meta"]["model_config"]["g_xy"]
     assert (config["local_affine"], config["local_affine_detail"]) == (matrix, None)
+
+
+def test_an_improved_run_with_the_earlier_average_keeps_its_warmup_power(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Runs saved while the improved recipe's average used warm-up power 2 resume with it."""
+    out = tmp_path / "p2"
+    assert main(["train", "--demo", "--out", str(out), *TINY, "--max-steps", "4"]) == 0
+    path = out / "checkpoints" / "last.pt"
+    checkpoint = torch.load(path, weights_only=True)
+    assert checkpoint["callbacks"]["EMA"]["warmup_power"] == 8.0  # today's recipe
+    checkpoint["callbacks"]["EMA"]["warmup_power"] = 2.0  # as the recipe saved it until 12-05
+    torch.save(checkpoint, path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # EMA warns when a state's settings are not its own
+        code, stdout, err = run(
+            ["train", "--demo", "--out", str(out), *TINY, "--max-steps", "8", "--resume", "auto"],
+            capsys,
+        )
+    assert code == 0, err
+    assert "resuming with {'ema_warmup_power': 2.0}" in stdout and "resumed from" in stdout
+    after = torch.load(path, weights_only=True)
+    assert after["trainer"]["step"] == 8 and after["callbacks"]["EMA"]["warmup_power"] == 2.0
 
 
 def test_an_improved_run_of_todays_recipe_resumes_without_a_note(

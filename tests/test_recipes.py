@@ -101,11 +101,11 @@ def test_improved_is_the_reference_plus_ema_residual_detail_matrix_no_identity_a
     (ema,) = spec.callbacks
     assert isinstance(ema, EMA)
     assert (ema.decay, ema.warmup, ema.every_n_steps, ema.start_step) == (0.999, True, 1, 0)
-    assert ema.warmup_power == 2.0  # the ramp (1 + n) / (4 + n) until 0.999
+    assert ema.warmup_power == 8.0  # EMA's default ramp (1 + n) / (10 + n) until 0.999
     assert dict(IMPROVED_RECIPE) == {
         "ema": 0.999,
         "ema_warmup": True,
-        "ema_warmup_power": 2.0,
+        "ema_warmup_power": 8.0,
         "residual": True,
         "local_affine": True,
         "local_affine_detail": 7,

@@ -129,6 +129,36 @@ def test_the_paired_command_prints_the_mean_difference_and_its_standard_error(
     assert "test -0.0200 (SE 0.0100; -13.3% of the base's mean 0.1500)" in out
 
 
+def test_two_seed_changes_pair_seeds_within_one_realisation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    records = [
+        record("a", 0, 0.2, 0.20),
+        record("a", 1, 0.2, 0.20),
+        record("a", 2, 0.2, 0.10),
+        record("a", 0, 0.2, 0.20, threads=2),
+        record("b", 0, 0.1, 0.14),
+        record("b", 1, 0.1, 0.15),
+        record("b", 2, 0.1, 0.05),
+        record("b", 0, 0.1, 0.10, threads=2),  # alone in its realisation: no pair
+    ]
+    rows = bench.paired_runs(records, "a", "b")
+    # (0, 1): 0.29 / 0.40; (0, 2): 0.19 / 0.30; (1, 2): 0.20 / 0.30
+    assert bench.two_seed_changes(rows) == pytest.approx([-0.275, -11 / 30, -1 / 3])
+    (tmp_path / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    argv = ["recipes.py", "paired", "--out", str(tmp_path), "--base", "a", "--candidates", "b"]
+    monkeypatch.setattr(sys, "argv", argv)
+    bench.main()
+    out = capsys.readouterr().out
+    assert "means of two seeds on test: 3 of 3 pairs at least 25% below" in out
+    assert "(from -36.7% to -27.5%)" in out
+    monkeypatch.setattr(sys, "argv", [*argv, "--goal", "0.35"])
+    bench.main()
+    assert "1 of 3 pairs at least 35% below" in capsys.readouterr().out
+
+
 def test_the_time_command_alternates_the_candidates_and_records_their_ratios(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1298,15 +1328,22 @@ def test_detail_affine_candidate_is_the_recipe_with_the_librarys_detail_matrix()
 
 
 def test_improved_candidate_is_the_detail_affine_candidate_and_its_noise_form_adds_noise() -> None:
-    """Since the night of 2026-12-04 ``"improved"`` builds the runs of ``$P+detail_affine``."""
+    """Since 2026-12-05 ``"improved"`` builds the runs of the detail form averaged with power 8,
+    whose trajectories are the power-2 form's: only the average's warm-up differs."""
+    from unpaired_i2i import EMA
+
     small = {"n_blocks": 1, "base_channels": 4}
     detail = "ref+ema_p2+residual+no_identity+d_no_norm+detail_affine"
     improved = _seeded_spec("improved", small)
-    spec = _seeded_spec(detail, small)
-    assert improved.config == spec.config
+    for name in (detail, "ref+ema+residual+no_identity+d_no_norm+detail_affine"):
+        spec = _seeded_spec(name, small)
+        assert improved.config == spec.config
+        assert improved.model.get_config() == spec.model.get_config()
+        _assert_same_weights(improved.model, spec.model)
+        (ema,) = spec.callbacks
+        assert isinstance(ema, EMA) and ema.warmup_power == (2.0 if "ema_p2" in name else 8.0)
     assert [repr(c) for c in improved.callbacks] == [repr(c) for c in spec.callbacks]
-    assert improved.model.get_config() == spec.model.get_config()
-    _assert_same_weights(improved.model, spec.model)
+    spec = _seeded_spec(detail, small)
     noisy = _seeded_spec(detail + "+cycle_noise0.05", small)
     _assert_same_weights(noisy.model, spec.model)
     assert noisy.config == dataclasses.replace(spec.config, cycle_noise=0.05)

@@ -64,8 +64,10 @@ def _recipe_choices_kept(checkpoint: Mapping[str, Any], recipe_name: str) -> dic
     A run of the ``improved`` recipe saved before its colour matrix (2026-12-04) has residual
     generators without ``local_affine``: it resumes with ``local_affine=False`` instead of
     failing on the head's shape (and a run from the day the matrix multiplied the whole input,
-    with ``local_affine_detail=None``). Only these generator options are taken from the
-    checkpoint; a layout the command line changes is still refused by the trainer, naming it.
+    with ``local_affine_detail=None``). A run whose average was warmed up with another power
+    (``2`` from 2026-12-01 to 2026-12-05) keeps it (``ema_warmup_power``), so its average goes
+    on as it began. Only these options are taken from the checkpoint; a layout the command
+    line changes is still refused by the trainer, naming it.
     """
     from unpaired_i2i.recipes import IMPROVED_RECIPE
 
@@ -78,7 +80,13 @@ def _recipe_choices_kept(checkpoint: Mapping[str, Any], recipe_name: str) -> dic
         return {}
     saved = {k: generator.get(k, absent) for k, absent in _RECIPE_GENERATOR_CHOICES.items()}
     ours = {k: IMPROVED_RECIPE.get(k, absent) for k, absent in _RECIPE_GENERATOR_CHOICES.items()}
-    return saved if saved != ours else {}
+    kept = saved if saved != ours else {}
+    callbacks = checkpoint.get("callbacks")
+    ema = callbacks.get("EMA") if isinstance(callbacks, Mapping) else None
+    power = ema.get("warmup_power") if isinstance(ema, Mapping) else None
+    if isinstance(power, int | float) and power != IMPROVED_RECIPE["ema_warmup_power"]:
+        kept["ema_warmup_power"] = float(power)
+    return kept
 
 
 def _resume_path(resume: str | None, out: Path) -> Path | None:
