@@ -106,22 +106,33 @@ def test_a_repeated_realisation_counts_once_with_its_last_record() -> None:
     assert row["base"] == (0.30, 0.31)
 
 
+def _paired_command(
+    out: Path,
+    records: list[dict[str, Any]],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    *options: str,
+) -> str:
+    """What ``recipes.py paired --base a --candidates b`` prints for ``records``."""
+    import json
+
+    (out / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    argv = ["recipes.py", "paired", "--out", str(out), "--base", "a", "--candidates", "b"]
+    monkeypatch.setattr(sys, "argv", [*argv, *options])
+    bench.main()
+    return capsys.readouterr().out
+
+
 def test_the_paired_command_prints_the_mean_difference_and_its_standard_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import json
-
     records = [
         record("a", 0, 0.20, 0.20),
         record("a", 1, 0.10, 0.10),
         record("b", 0, 0.18, 0.19),
         record("b", 1, 0.06, 0.07),
     ]
-    (tmp_path / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    argv = ["recipes.py", "paired", "--out", str(tmp_path), "--base", "a", "--candidates", "b"]
-    monkeypatch.setattr(sys, "argv", argv)
-    bench.main()
-    out = capsys.readouterr().out
+    out = _paired_command(tmp_path, records, capsys, monkeypatch)
     assert "2 paired runs" in out
     # differences -0.02 and -0.04 on validation: mean -0.03, SE = stdev / sqrt(2) = 0.01
     assert "validation -0.0300 (SE 0.0100; -20.0% of the base's mean 0.1500)" in out
@@ -132,8 +143,6 @@ def test_the_paired_command_prints_the_mean_difference_and_its_standard_error(
 def test_two_seed_changes_pair_seeds_within_one_realisation(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import json
-
     records = [
         record("a", 0, 0.2, 0.20),
         record("a", 1, 0.2, 0.20),
@@ -147,16 +156,11 @@ def test_two_seed_changes_pair_seeds_within_one_realisation(
     rows = bench.paired_runs(records, "a", "b")
     # (0, 1): 0.29 / 0.40; (0, 2): 0.19 / 0.30; (1, 2): 0.20 / 0.30
     assert bench.two_seed_changes(rows) == pytest.approx([-0.275, -11 / 30, -1 / 3])
-    (tmp_path / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    argv = ["recipes.py", "paired", "--out", str(tmp_path), "--base", "a", "--candidates", "b"]
-    monkeypatch.setattr(sys, "argv", argv)
-    bench.main()
-    out = capsys.readouterr().out
+    out = _paired_command(tmp_path, records, capsys, monkeypatch)
     assert "means of two seeds on test: 3 of 3 pairs at least 25% below" in out
     assert "(from -36.7% to -27.5%)" in out
-    monkeypatch.setattr(sys, "argv", [*argv, "--goal", "0.35"])
-    bench.main()
-    assert "1 of 3 pairs at least 35% below" in capsys.readouterr().out
+    out = _paired_command(tmp_path, records, capsys, monkeypatch, "--goal", "0.35")
+    assert "1 of 3 pairs at least 35% below" in out
 
 
 def test_the_time_command_alternates_the_candidates_and_records_their_ratios(
