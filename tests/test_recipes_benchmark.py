@@ -1339,18 +1339,18 @@ def test_improved_candidate_is_the_detail_affine_candidate_and_its_noise_form_ad
     small = {"n_blocks": 1, "base_channels": 4}
     detail = "ref+ema_p2+residual+no_identity+d_no_norm+detail_affine"
     improved = _seeded_spec("improved", small)
-    for name in (detail, "ref+ema+residual+no_identity+d_no_norm+detail_affine"):
-        spec = _seeded_spec(name, small)
+    power2 = _seeded_spec(detail, small)
+    power8 = _seeded_spec("ref+ema+residual+no_identity+d_no_norm+detail_affine", small)
+    for spec, power in ((power2, 2.0), (power8, 8.0)):
         assert improved.config == spec.config
         assert improved.model.get_config() == spec.model.get_config()
         _assert_same_weights(improved.model, spec.model)
         (ema,) = spec.callbacks
-        assert isinstance(ema, EMA) and ema.warmup_power == (2.0 if "ema_p2" in name else 8.0)
-    assert [repr(c) for c in improved.callbacks] == [repr(c) for c in spec.callbacks]
-    spec = _seeded_spec(detail, small)
+        assert isinstance(ema, EMA) and ema.warmup_power == power
+    assert [repr(c) for c in improved.callbacks] == [repr(c) for c in power8.callbacks]
     noisy = _seeded_spec(detail + "+cycle_noise0.05", small)
-    _assert_same_weights(noisy.model, spec.model)
-    assert noisy.config == dataclasses.replace(spec.config, cycle_noise=0.05)
+    _assert_same_weights(noisy.model, power2.model)
+    assert noisy.config == dataclasses.replace(power2.config, cycle_noise=0.05)
 
 
 def test_run_probe_reads_a_stuck_or_training_gan_from_its_networks() -> None:
